@@ -1,0 +1,29 @@
+# The commands README.md quotes. Everything runs inside .venv (created by `make install`).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch and torchvision are pinned together and installed in the same pip command as the
+# package, so no other dependency can pull a different torch build (see README).
+TORCH_PINS := torch==2.14.1 torchvision==0.29.1
+export HF_HUB_OFFLINE := 1
+export WANDB_MODE := offline
+
+.PHONY: install train test lint bench clean-data
+
+install: $(BIN)/python
+	$(BIN)/pip install $(TORCH_PINS) -e ".[dev,wandb]"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+train:
+	$(BIN)/python -m iodvideo.train $(ARGS)
+
+test:
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint:
+	$(BIN)/ruff check src tests
+
+clean-data:
+	rm -rf data/synth data/synth_smoke

@@ -1,0 +1,126 @@
+"""Benchmark every registered backbone: parameters, GFLOPs per clip, clips/s (not a test).
+
+    python scripts/bench_backbones.py                       # paper size: K=8, 288², ResNet-50
+    python scripts/bench_backbones.py --scale cpu --size 128 --train
+    python scripts/bench_backbones.py --only tsm tea --modes fp32 channels_last bf16
+
+"paper" builds the ResNet-50 versions (Res2Net-50 26w4s for TEA) the paper's Tables 1–2 use;
+"cpu" the configs' CPU-scale defaults (ResNet-18; TEA with one block per stage). Forward runs in
+eval mode; ``--train`` also times forward+backward in train mode. Every run also checks that the
+backbone returns K maps at strides 4..32 — a full-size shape check the tiny unit tests skip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Iterator
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
+from iodvideo.models.registry import BACKBONES
+
+SCALES = {
+    "paper": {"tea": ("res2net50_26w_4s", {}), "*": ("resnet50", {})},
+    "cpu": {"tea": ("res2net50_26w_4s", {"layers": (1, 1, 1, 1)}), "*": ("resnet18", {})},
+}
+
+
+def build(name: str, scale: str, clip_len: int) -> torch.nn.Module:
+    model_name, kwargs = SCALES[scale].get(name, SCALES[scale]["*"])
+    if name == "resnet":
+        return BACKBONES[name](model_name, model_kwargs=kwargs)
+    return BACKBONES[name](model_name, clip_len=clip_len, model_kwargs=kwargs)
+
+
+@contextlib.contextmanager
+def precision(mode: str) -> Iterator[None]:
+    if mode == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            yield
+    else:
+        yield
+
+
+def clips_per_second(step, batch: int, repeats: int) -> float:
+    step()  # warm-up (allocations, oneDNN kernel choice)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return batch * repeats / (time.perf_counter() - start)
+
+
+def bench(name: str, args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    model = build(name, args.scale, args.clip_len)
+    frames = args.clip_len + 2 * getattr(model, "context_frames", 0)
+    video = torch.randn(args.batch, frames, 3, args.size, args.size)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        features = model(video[:1])
+    gflops = counter.get_total_flops() / 1e9
+    expected = [
+        (args.clip_len, c, args.size // s, args.size // s)
+        for c, s in zip(model.feature_channels, (4, 8, 16, 32), strict=True)
+    ]
+    shapes_ok = [tuple(f.shape) for f in features] == expected
+    cells = [f"{name:7s}", f"{params:7.2f}M", f"{gflops:8.1f}", "ok" if shapes_ok else "BAD"]
+    for mode in args.modes:
+        memory = torch.contiguous_format
+        if mode in ("channels_last", "bf16"):
+            memory = torch.channels_last_3d if name in ("i3d", "s3d") else torch.channels_last
+        net = model.to(memory_format=memory)
+        clip = video.contiguous(memory_format=torch.contiguous_format)
+
+        def forward(net=net, clip=clip, mode=mode) -> None:
+            with torch.no_grad(), precision(mode):
+                net(clip)
+
+        cells.append(f"{clips_per_second(forward, args.batch, args.repeats):9.2f}")
+        if args.train:
+            net.train()
+
+            def train_step(net=net, clip=clip, mode=mode) -> None:
+                with precision(mode):
+                    loss = sum(f.float().square().mean() for f in net(clip))
+                loss.backward()
+                net.zero_grad(set_to_none=True)
+
+            cells.append(f"{clips_per_second(train_step, args.batch, args.repeats):9.2f}")
+            net.eval()
+    print(" | ".join(cells), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="paper")
+    parser.add_argument("--clip-len", type=int, default=8)
+    parser.add_argument("--size", type=int, default=288)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--train", action="store_true", help="also time forward+backward")
+    parser.add_argument(
+        "--modes", nargs="+", default=["fp32"], choices=["fp32", "channels_last", "bf16"]
+    )
+    parser.add_argument("--only", nargs="+", default=sorted(BACKBONES), choices=sorted(BACKBONES))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    header = ["backbone", "params", "GFLOP/clip", "shapes"]
+    for mode in args.modes:
+        header.append(f"fwd {mode} clip/s")
+        if args.train:
+            header.append(f"train {mode} clip/s")
+    print(f"K={args.clip_len} {args.size}x{args.size} batch {args.batch} scale={args.scale}")
+    print(" | ".join(header))
+    for name in args.only:
+        bench(name, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""A map-style dataset of clips: frames → tensors, tubes → targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from iodvideo.data.annotations import Annotations
+from iodvideo.data.augment import MOCAugment
+from iodvideo.data.clips import Clip, clip_frames
+from iodvideo.data.readers import FrameReader
+from iodvideo.data.targets import build_targets
+from iodvideo.data.transforms import ResizeNormalize
+from iodvideo.errors import FrameReadError
+
+
+class ClipDataset(Dataset):
+    """One item per clip: ``video (K[+2c], 3, S, S)`` plus targets (notes §4) and the
+    bookkeeping evaluation needs (``video_idx``, 1-based ``start``, ``image_hw``).
+
+    ``context`` extra frames per side are read (clamped) for backbones that need them (TDN);
+    augmentation and targets always refer to the K clip frames' boxes. A clip whose tube the
+    augmentation cropped away keeps an all-zero heatmap and ``mask`` 0 (reference-notes §3).
+    """
+
+    def __init__(
+        self,
+        annotations: Annotations,
+        clips: Sequence[Clip],
+        reader: FrameReader,
+        transform: ResizeNormalize,
+        clip_len: int,
+        context: int = 0,
+        max_objects: int = 128,
+        augment: MOCAugment | None = None,
+    ) -> None:
+        self.annotations = annotations
+        self.clips = list(clips)
+        self.reader = reader
+        self.transform = transform
+        self.clip_len = clip_len
+        self.context = context
+        self.max_objects = max_objects
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        clip = self.clips[i]
+        nframes = self.annotations.nframes[clip.video]
+        image_hw = self.annotations.image_hw(clip.video)
+        frame_numbers = clip_frames(clip.start, self.clip_len, nframes, self.context)
+        frames = self.reader.read(clip.video, frame_numbers, nframes)
+        if frames.shape[1:3] != image_hw:
+            raise FrameReadError(
+                f"{self.reader.describe(clip.video)}: frames are {frames.shape[1]}x"
+                f"{frames.shape[2]} but the annotation says {image_hw[0]}x{image_hw[1]}"
+            )
+        rows = slice(clip.start - 1, clip.start - 1 + self.clip_len)
+        tubes = [tube[rows, 1:5] for tube in self.annotations.tubes(clip.video)]
+        if self.augment is not None:
+            augmented = self.augment(frames, tubes)
+            frames, tubes = augmented.frames, augmented.tubes
+        boxes_hw = frames.shape[1:3]
+        grid_tubes = [self.transform.boxes(tube, boxes_hw) for tube in tubes]
+        targets = build_targets(
+            grid_tubes, self.clip_len, self.transform.grid_size, self.max_objects
+        )
+        item = {key: torch.from_numpy(value) for key, value in targets.items()}
+        item["video"] = torch.from_numpy(self.transform.frames(frames))
+        item["video_idx"] = torch.tensor(clip.video_index)
+        item["start"] = torch.tensor(clip.start)
+        item["image_hw"] = torch.tensor(np.asarray(image_hw))
+        return item

@@ -1,0 +1,82 @@
+"""MOV-mode decoding of one batch of clip outputs into scored tubelets (reference-notes §8)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from iodvideo.losses.regression import gather_at
+
+Dets = TypeVar("Dets", torch.Tensor, np.ndarray)
+
+
+def _peak_nms(hm: torch.Tensor) -> torch.Tensor:
+    """Zero every pixel that is not the maximum of its 3×3 neighbourhood (CenterNet NMS)."""
+    hmax = F.max_pool2d(hm, kernel_size=3, stride=1, padding=1)
+    return hm * (hmax == hm).to(hm.dtype)
+
+
+def decode_mov(
+    hm: torch.Tensor, wh: torch.Tensor, mov: torch.Tensor, top_n: int = 100
+) -> torch.Tensor:
+    """Turn heatmap peaks into K-frame tubelets, as the reference MOV decoder does.
+
+    ``hm`` holds probabilities ``(B, 1, h, w)``; ``wh`` and ``mov`` are ``(B, 2K, h, w)`` with
+    channels ``(2k, 2k+1)`` = (x, y) or (w, h) of frame k. The top ``top_n`` NMS peaks per clip
+    (no score threshold, so low-score boxes reach the evaluator like in the paper runs) each give
+    one tubelet: frame k is centred at peak + mov_k, and its size is read where that centre falls,
+    truncated toward zero, except on the key frame ``K // 2`` which reads it at the peak. Like the
+    reference, the flat index is clamped rather than x and y, so a centre left of the map reads
+    the end of the previous row. ``top_n`` is capped at ``h·w`` (the reference would fail).
+
+    Returns ``(B, N, 4K+1)`` in grid units: columns ``4k..4k+3`` = x1, y1, x2, y2 of frame k,
+    the last column the peak score shared by all frames.
+    """
+    if hm.dim() != 4 or hm.shape[1] != 1:
+        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
+    batch, _, height, width = hm.shape
+    if mov.shape != wh.shape or mov.shape[0] != batch or mov.shape[2:] != hm.shape[2:]:
+        raise ValueError(
+            f"wh {tuple(wh.shape)} and mov {tuple(mov.shape)} must both be (B, 2K, h, w) "
+            f"matching hm {tuple(hm.shape)}"
+        )
+    clip_len = mov.shape[1] // 2
+    n = min(top_n, height * width)
+
+    scores, index = _peak_nms(hm).reshape(batch, -1).topk(n, dim=1)
+    ys = torch.div(index, width, rounding_mode="floor").to(mov.dtype)
+    xs = (index % width).to(mov.dtype)
+
+    offsets = gather_at(mov, index)  # (B, N, 2K)
+    cx = xs.unsqueeze(-1) + offsets[..., 0::2]  # (B, N, K)
+    cy = ys.unsqueeze(-1) + offsets[..., 1::2]
+
+    flat = cy.long() * width + cx.long()  # .long() truncates toward zero, as the reference
+    flat[..., clip_len // 2] = index
+    flat = flat.clamp(0, height * width - 1)
+    sizes = gather_at(wh, flat.repeat_interleave(2, dim=-1))  # (B, N, 2K)
+    half_w, half_h = sizes[..., 0::2] / 2, sizes[..., 1::2] / 2
+
+    boxes = torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
+    return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
+
+
+def boxes_to_image(dets: Dets, grid_hw: tuple[int, int], image_hw: tuple[int, int]) -> Dets:
+    """Scale tubelet boxes from the output grid to original pixels (reference-notes §8 step 4).
+
+    x is multiplied by W/w and clipped to [0, W−1], y by H/h and clipped to [0, H−1]; the last
+    (score) column is left alone. Works on any leading shape, returns a new array or tensor.
+    """
+    (grid_h, grid_w), (image_h, image_w) = grid_hw, image_hw
+    if isinstance(dets, torch.Tensor):
+        out = dets.clone() if dets.is_floating_point() else dets.double()
+        out[..., 0:-1:2] = (out[..., 0:-1:2] * (image_w / grid_w)).clamp(0, image_w - 1)
+        out[..., 1:-1:2] = (out[..., 1:-1:2] * (image_h / grid_h)).clamp(0, image_h - 1)
+        return out
+    out = np.array(dets, dtype=np.result_type(dets.dtype, np.float32))
+    out[..., 0:-1:2] = np.clip(out[..., 0:-1:2] * (image_w / grid_w), 0, image_w - 1)
+    out[..., 1:-1:2] = np.clip(out[..., 1:-1:2] * (image_h / grid_h), 0, image_h - 1)
+    return out

@@ -1,0 +1,39 @@
+"""CenterNet-style clip detector: backbone → per-frame neck → clip heads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from iodvideo.models.heads import ClipHeads
+from iodvideo.models.neck import FusionNeck
+
+
+class ClipDetector(nn.Module):
+    """``video (B, K, 3, H, W)`` → ``hm (B,1,H/4,W/4)`` logits, ``wh``/``mov (B,2K,H/4,W/4)``.
+
+    ``neck`` and ``heads`` are factories (Hydra ``_partial_``) because their input widths
+    depend on the backbone chosen at run time.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        neck: Callable[..., FusionNeck],
+        heads: Callable[..., ClipHeads],
+        clip_len: int,
+    ) -> None:
+        super().__init__()
+        self.clip_len = clip_len
+        self.backbone = backbone
+        self.neck = neck(in_channels=backbone.feature_channels)
+        self.heads = heads(in_channels=self.neck.out_channels, clip_len=clip_len)
+
+    def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        # backbones that need temporal context (TDN) take context_frames extra frames per side
+        expected = self.clip_len + 2 * getattr(self.backbone, "context_frames", 0)
+        if video.shape[1] != expected:
+            raise ValueError(f"expected clips of {expected} frames, got {video.shape[1]}")
+        return self.heads(self.neck(self.backbone(video)))

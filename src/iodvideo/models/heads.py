@@ -1,0 +1,43 @@
+"""Detection heads (reference-notes §5.3).
+
+``hm`` and ``mov`` see all K frame maps concatenated (that is where a frame-level backbone
+first mixes time); ``wh`` runs per frame with shared weights.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+HEATMAP_PRIOR_BIAS = -2.19  # sigmoid(-2.19) ≈ 0.1, CenterNet's focal-loss prior
+
+
+def _head(in_ch: int, hidden: int, out_ch: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_ch, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, out_ch, 1)
+    )
+
+
+class ClipHeads(nn.Module):
+    """``(B*K, C, h, w)`` frame maps → ``hm (B,1,h,w)`` logits, ``wh, mov (B,2K,h,w)``."""
+
+    def __init__(
+        self, in_channels: int, clip_len: int, head_conv: int = 256, wh_head_conv: int = 64
+    ) -> None:
+        super().__init__()
+        self.clip_len = clip_len
+        self.hm = _head(in_channels * clip_len, head_conv, 1)
+        self.mov = _head(in_channels * clip_len, head_conv, 2 * clip_len)
+        self.wh = _head(in_channels, wh_head_conv, 2)
+        nn.init.constant_(self.hm[-1].bias, HEATMAP_PRIOR_BIAS)
+        for head in (self.mov, self.wh):
+            for m in head:
+                if isinstance(m, nn.Conv2d):
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        bk, channels, h, w = frames.shape
+        batch = bk // self.clip_len
+        clip = frames.reshape(batch, self.clip_len * channels, h, w)  # frame-major concat
+        wh = self.wh(frames).reshape(batch, 2 * self.clip_len, h, w)  # channels 2k, 2k+1
+        return {"hm": self.hm(clip), "wh": wh, "mov": self.mov(clip)}

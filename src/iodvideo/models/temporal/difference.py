@@ -1,0 +1,153 @@
+"""TDN: temporal difference network (notes §5.5.8).
+
+Short-term: a difference stem sees the 4 frame differences of a 5-frame window around each clip
+frame and is fused into the RGB stem and layer1. Long-term: mSE (multi-scale motion excitation)
+and a learnable temporal shift before conv2 of every block of layers 2–4.
+
+Input window: TDN needs two extra frames on each side of the K-frame clip. The backbone
+therefore takes ``(B, K + 4, 3, H, W)`` and returns K per-frame maps (frames 2 … K+1 of the
+window); ``context_frames`` (= 2, per side) tells the data layer how many extra frames to load
+(the reference clamps to the video's ends, notes §2.1).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from iodvideo.errors import ConfigError
+from iodvideo.models.registry import register_backbone
+from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
+from iodvideo.models.temporal.layout import frames_from_clip, split_time
+from iodvideo.models.temporal.shift import LearnableTemporalShift
+from iodvideo.models.weights import LoadAudit
+
+WINDOW = 5  # frames per short-term window (the clip frame ± 2)
+
+
+def _conv_bn(channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
+    )
+
+
+class MotionSE(nn.Module):
+    """mSE: spatial attention from forward and backward feature differences, multi-scale.
+
+    Squeeze C → C/r (1×1 + BN); forward diff ``dw3x3(f[t+1]) − f[t]`` (zero at the end) and
+    backward diff ``dw3x3(f[t−1]) − f[t]`` (zero at the start); each gives
+    ``y = (d + up(BN(conv(avgpool2(d)))) + BN(conv(d))) / 3`` → 1×1 to C + BN → ``sigmoid − 0.5``;
+    the attention ``(y_fwd + y_bwd)/2`` is full resolution; output ``x·(1 + y)``. The multi-scale
+    convs are shared by both directions.
+    """
+
+    def __init__(self, channels: int, time: int, reduction: int = 16) -> None:
+        super().__init__()
+        self.time = time
+        mid = max(1, channels // reduction)
+        self.squeeze = nn.Sequential(nn.Conv2d(channels, mid, 1, bias=False), nn.BatchNorm2d(mid))
+        self.transform = nn.Conv2d(mid, mid, 3, padding=1, groups=mid, bias=False)
+        self.coarse = _conv_bn(mid)
+        self.fine = _conv_bn(mid)
+        self.expand = nn.Sequential(
+            nn.Conv2d(mid, channels, 1, bias=False), nn.BatchNorm2d(channels)
+        )
+
+    def attention(self, diff: torch.Tensor) -> torch.Tensor:
+        size = diff.shape[-2:]
+        pooled = F.avg_pool2d(diff, 2) if min(size) >= 2 else diff  # tiny maps: no pooling
+        coarse = F.interpolate(self.coarse(pooled), size=size, mode="nearest")
+        mixed = (diff + coarse + self.fine(diff)) / 3
+        return torch.sigmoid(self.expand(mixed)) - 0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.squeeze(x)
+        here, moved = split_time(f, self.time), split_time(self.transform(f), self.time)
+        zero = torch.zeros_like(here[:, :1])
+        forward_diff = torch.cat([moved[:, 1:] - here[:, :-1], zero], dim=1).reshape(f.shape)
+        backward_diff = torch.cat([zero, moved[:, :-1] - here[:, 1:]], dim=1).reshape(f.shape)
+        attention = 0.5 * self.attention(forward_diff) + 0.5 * self.attention(backward_diff)
+        return x * (1 + attention)
+
+
+@register_backbone("tdn")
+class TDNBackbone(TemporalBackbone):
+    """TDN ResNet: ``(B, K+4, 3, H, W)`` → K per-frame stage maps (see the module docstring).
+
+    Under ``legacy_layout`` the fused layer1 maps are scrambled before layer2 and layers 2–4's
+    outputs are output-scrambled (§5.4); the level-1 output stays in frame order, as in the
+    reference. Loading a checkpoint fills ``diff_layer1`` from ``layer1`` and the difference
+    stem from the RGB stem's mean over colours (the reference meant to, then re-initialised
+    everything — §5.5.8's bug, not reproduced). Deviation: timm's stem conv has no bias
+    (fbresnet's has).
+    """
+
+    scramble_outputs = True
+    context_frames = (WINDOW - 1) // 2
+
+    def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
+        super().__init__(model_name, clip_len, **kwargs)
+        width = self.body.conv1.out_channels
+        self.diff_stem = nn.Sequential(
+            nn.AvgPool2d(2),
+            nn.Conv2d(3 * (WINDOW - 1), width, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        self.diff_layer1 = copy.deepcopy(self.body.layer1)
+        he_normal_init(self.diff_stem)
+        for stage in range(2, 5):
+            for block in self.stage(stage):
+                channels = block.conv2.in_channels
+                temporal = nn.Sequential(
+                    MotionSE(channels, clip_len),
+                    LearnableTemporalShift(channels, clip_len, fold=channels // 8),
+                )
+                he_normal_init(temporal)
+                block.conv2 = PreOpConv2d.wrap(block.conv2, temporal)
+        if self.legacy_pretrained and self._weights is not None:
+            raise ConfigError(
+                "tdn: legacy_pretrained reproduces the reference, which re-initialises TDN after "
+                "loading (notes §5.5.8) — i.e. no ImageNet weights; drop weights_path"
+            )
+        self.finish()
+
+    def checkpoint_key(self, own_key: str) -> str | None:
+        if own_key.startswith("diff_layer1."):
+            return "layer1." + own_key.removeprefix("diff_layer1.")
+        return super().checkpoint_key(own_key)
+
+    @torch.no_grad()
+    def after_load(self, audit: LoadAudit) -> None:
+        stem = self.body.conv1.weight
+        if self.diff_stem[1].weight.shape[-2:] == stem.shape[-2:]:
+            self.diff_stem[1].weight.copy_(
+                stem.mean(1, keepdim=True).expand_as(self.diff_stem[1].weight)
+            )
+            audit.derived.append("diff_stem.1.weight")
+
+    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+        self.check_clip(video)
+        batch, clip_len = video.shape[0], self.clip_len
+        height, width = video.shape[-2:]
+        diffs = (video[:, 1:] - video[:, :-1]).unfold(1, WINDOW - 1, 1)  # (B, K, 3, H, W, 4)
+        diffs = diffs.permute(0, 1, 5, 2, 3, 4).reshape(batch * clip_len, -1, height, width)
+        centre = video[:, self.context_frames : self.context_frames + clip_len]
+        motion = self.diff_stem(diffs)
+        x = self.stem(centre.reshape(batch * clip_len, *video.shape[2:]))
+        x = 0.5 * x + 0.5 * F.interpolate(motion, size=x.shape[-2:], mode="nearest")
+        x = self.body.layer1(x)
+        motion = self.diff_layer1(motion)
+        x = 0.5 * x + 0.5 * F.interpolate(motion, size=x.shape[-2:], mode="nearest")
+        outputs = [x]
+        if self.legacy_layout:
+            x = frames_from_clip(split_time(x, clip_len), legacy=True)
+        for stage in range(2, 5):
+            x = self.stage(stage)(x)
+            outputs.append(self.to_outputs(x, clip_len))
+        return outputs

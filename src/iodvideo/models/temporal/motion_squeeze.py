@@ -1,0 +1,133 @@
+"""MSNet: MotionSqueeze — flow-like features from local feature correlation (notes §5.5.6).
+
+The reference uses a CUDA-only correlation extension; :func:`local_correlation` is a
+pure-PyTorch equivalent computed one displacement row at a time, so memory stays bounded
+(~(2r+1)× one feature map) instead of materialising all 225 shifted copies at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from iodvideo.models.registry import register_backbone
+from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
+from iodvideo.models.temporal.layout import split_time
+from iodvideo.models.temporal.shift import TemporalShift
+
+
+def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7) -> torch.Tensor:
+    """``corr[(dy+r)*(2r+1) + dx+r, y, x] = Σ_c first[c, y, x] · second[c, y+dy, x+dx]``.
+
+    ``first``/``second``: ``(N, C, H, W)``; displacements −r…r (dy-major channel order), zero
+    where ``second`` is out of bounds, no division by C — the reference's sampler semantics.
+    """
+    height, width = first.shape[-2:]
+    size = 2 * radius + 1
+    padded = F.pad(second, (radius, radius, radius, radius))
+    rows = []
+    for dy in range(size):
+        band = padded[:, :, dy : dy + height].unfold(3, width, 1)  # (N, C, H, 2r+1, W)
+        rows.append((first.unsqueeze(3) * band).sum(dim=1).transpose(1, 2))  # (N, 2r+1, H, W)
+    return torch.stack(rows, dim=1).flatten(1, 2)
+
+
+def soft_argmax_flow(
+    corr: torch.Tensor, radius: int = 7, sigma: float = 5.0, temperature: float = 100.0
+) -> torch.Tensor:
+    """``(N, (2r+1)², H, W)`` correlations → ``(N, 3, H, W)`` = (flow_x, flow_y, confidence).
+
+    ReLU; confidence = max over displacements; a Gaussian (σ) around the argmax displacement
+    suppresses secondary peaks; softmax at ``temperature``; soft-argmax normalised by r to
+    [−1, 1].
+    """
+    size = 2 * radius + 1
+    corr = torch.relu(corr)
+    confidence, best = corr.max(dim=1, keepdim=True)
+    offsets = torch.arange(-radius, radius + 1, device=corr.device, dtype=corr.dtype)
+    dy = offsets.repeat_interleave(size).view(1, -1, 1, 1)
+    dx = offsets.repeat(size).view(1, -1, 1, 1)
+    best_dy = (best // size - radius).to(corr.dtype)
+    best_dx = (best % size - radius).to(corr.dtype)
+    gaussian = torch.exp(-((dx - best_dx) ** 2 + (dy - best_dy) ** 2) / (2 * sigma**2))
+    prob = torch.softmax(corr * gaussian * temperature, dim=1)
+    flow_x = (prob * dx).sum(dim=1, keepdim=True) / radius
+    flow_y = (prob * dy).sum(dim=1, keepdim=True) / radius
+    return torch.cat([flow_x, flow_y, confidence], dim=1)
+
+
+def _refine_block(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_ch, in_ch, kernel, padding=kernel // 2, groups=in_ch, bias=False),
+        nn.BatchNorm2d(in_ch),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(in_ch, out_ch, 1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    )
+
+
+class MotionSqueeze(nn.Module):
+    """Correlation between consecutive frames → flow + confidence → CNN → added to the input.
+
+    1×1 reduce (+BN+ReLU), L2 normalise over channels, correlate frame pairs (t, t+1), soft-
+    argmax flow; the last pair's map is repeated so every frame gets one; a small depthwise-
+    separable CNN (3→16→32→64→C) returns a residual for the layer2 output.
+    """
+
+    def __init__(self, channels: int, time: int, mid: int = 64, radius: int = 7) -> None:
+        super().__init__()
+        self.time, self.radius = time, radius
+        self.reduce = nn.Sequential(
+            nn.Conv2d(channels, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True)
+        )
+        self.refine = nn.Sequential(
+            _refine_block(3, 16, 7),
+            _refine_block(16, 32, 3),
+            _refine_block(32, 64, 3),
+            _refine_block(64, channels, 3),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.reduce(x)
+        f = f / torch.sqrt(f.pow(2).sum(dim=1, keepdim=True) + 1e-6)
+        clip = split_time(f, self.time)
+        first = clip[:, :-1].reshape(-1, *clip.shape[2:])
+        second = clip[:, 1:].reshape(-1, *clip.shape[2:])
+        flow = soft_argmax_flow(local_correlation(first, second, self.radius), self.radius)
+        flow = split_time(flow, self.time - 1)
+        flow = torch.cat([flow, flow[:, -1:]], dim=1).reshape(-1, *flow.shape[2:])
+        return x + self.refine(flow)
+
+
+@register_backbone("msnet")
+class MSNetBackbone(TemporalBackbone):
+    """MSNet ResNet (notes §5.5.6): residual TSM shift before conv1 of every block, and a
+    MotionSqueeze module on the layer2 output (the map the neck and layer3 receive).
+
+    Input and output are scrambled under ``legacy_layout``, as in the reference.
+    """
+
+    scramble_outputs = True
+
+    def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
+        super().__init__(model_name, clip_len, **kwargs)
+        for _, _, block in self.blocks():
+            block.conv1 = PreOpConv2d.wrap(block.conv1, TemporalShift(clip_len))
+        self.motion = MotionSqueeze(self.feature_channels[1], clip_len)
+        he_normal_init(self.motion)
+        self.finish()
+
+    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+        self.check_clip(video)
+        x = self.stem(self.to_frames(video))
+        outputs = []
+        for stage in range(1, 5):
+            x = self.stage(stage)(x)
+            if stage == 2:
+                x = self.motion(x)
+            outputs.append(self.to_outputs(x, self.clip_len))
+        return outputs

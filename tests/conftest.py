@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests never touch the network: hub and W&B are forced offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The real IOD-Video annotations ship in the shared folder next to the repository.
+ANNOTATIONS_DIR = Path(
+    os.environ.get(
+        "IODVIDEO_ANNOTATIONS", REPO_ROOT.parent / "shared" / "data" / "iodvideo-annotations"
+    )
+)
+
+
+@pytest.fixture(scope="session")
+def annotations_dir() -> Path:
+    if not (ANNOTATIONS_DIR / "TrueLeakedGas.pkl").exists():
+        pytest.fail(
+            f"real IOD-Video annotations not found in {ANNOTATIONS_DIR}; set IODVIDEO_ANNOTATIONS"
+        )
+    return ANNOTATIONS_DIR
+
+
+@pytest.fixture(scope="session")
+def real_annotations(annotations_dir: Path):
+    from iodvideo.data.annotations import load_annotations
+
+    return load_annotations(annotations_dir / "TrueLeakedGas.pkl")

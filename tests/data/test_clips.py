@@ -1,0 +1,44 @@
+"""Clip sampling against the parity counts of reference-notes §14 and hand-built cases."""
+
+import numpy as np
+import pytest
+
+from iodvideo.data.clips import clip_frames, inference_clips, key_index, training_clips
+
+
+@pytest.mark.parametrize(
+    ("split", "train", "test", "test_frames"),
+    [(1, 91_796, 45_021, 46_393), (2, 90_618, 46_199, 47_606), (3, 91_220, 45_597, 47_018)],
+)
+def test_clip_counts_match_the_reference(real_annotations, split, train, test, test_frames):
+    ann = real_annotations
+    assert len(training_clips(ann, ann.videos(split, "train"), 8)) == train
+    test_videos = ann.videos(split, "test")
+    assert len(inference_clips(ann, test_videos, 8)) == test
+    assert sum(len(ann.tube(v)) for v in test_videos) == test_frames
+
+
+def test_clips_cover_frames_like_the_reference(real_annotations):
+    video = real_annotations.videos(1, "test")[0]
+    n = real_annotations.nframes[video]
+    clips = inference_clips(real_annotations, [video], 8)
+    assert [c.start for c in clips] == list(range(1, n - 6))
+    assert all(c.video_index == 0 and c.video == video for c in clips)
+
+
+def test_key_frame_and_context_clamping():
+    assert key_index(8) == 4 and key_index(4) == 2 and key_index(1) == 0
+    assert clip_frames(1, 4, 10).tolist() == [1, 2, 3, 4]
+    assert clip_frames(1, 4, 10, context=2).tolist() == [1, 1, 1, 2, 3, 4, 5, 6]
+    assert clip_frames(7, 4, 10, context=2).tolist() == [5, 6, 7, 8, 9, 10, 10, 10]
+
+
+def test_training_clips_respect_partial_tubes(real_annotations):
+    class Partial:
+        nframes = {"v": 10}
+
+        def tubes(self, video):
+            return [np.array([[f, 0, 0, 5, 5] for f in range(3, 9)], np.float32)]
+
+    clips = training_clips(Partial(), ["v"], 4)  # tube covers frames 3..8
+    assert [c.start for c in clips] == [3, 4, 5]

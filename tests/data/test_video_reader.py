@@ -1,0 +1,107 @@
+"""Video files (decord) and frame folders give the same pixels; bad videos give clear errors."""
+
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from iodvideo.data.annotations import load_annotations
+from iodvideo.data.clips import inference_clips
+from iodvideo.data.convert import convert
+from iodvideo.data.dataset import ClipDataset
+from iodvideo.data.readers import FrameFolderReader, VideoFileReader
+from iodvideo.data.transforms import ResizeNormalize
+from iodvideo.errors import FrameReadError
+
+VIDEOS = ["TrueLeakedGas/001_wild_static_vague", "TrueLeakedGas/002_valve_dynamic_clear"]
+NFRAMES = {VIDEOS[0]: 9, VIDEOS[1]: 7}
+
+
+@pytest.fixture
+def root(tmp_path):
+    rng = np.random.default_rng(0)
+    for video, n in NFRAMES.items():
+        folder = tmp_path / "Frames" / video
+        folder.mkdir(parents=True)
+        for f in range(1, n + 1):
+            grey = rng.integers(0, 256, (24, 32, 1), dtype=np.uint8)
+            cv2.imwrite(str(folder / f"{f:05d}.png"), np.repeat(grey, 3, axis=2))
+    tubes = {
+        v: {0: [np.array([[f, 2, 3, 20, 15] for f in range(1, n + 1)], np.float32)]}
+        for v, n in NFRAMES.items()
+    }
+    ann = {
+        "labels": ["TrueLeakedGas"], "nframes": NFRAMES,
+        "resolution": {v: (24, 32) for v in VIDEOS}, "train_videos": [[VIDEOS[0]]],
+        "test_videos": [[VIDEOS[1]]], "gttubes": tubes,
+    }
+    (tmp_path / "TrueLeakedGas.pkl").write_bytes(pickle.dumps(ann))
+    return tmp_path
+
+
+def test_frames_to_videos_and_back_is_lossless(root):
+    assert convert(root, "videos", show_progress=False) == 2
+    assert convert(root, "videos", show_progress=False) == 0  # existing outputs are kept
+    folder, video = FrameFolderReader(root / "Frames"), VideoFileReader(root / "Videos")
+    for name, n in NFRAMES.items():
+        frames = [1, 3, n, 2]
+        np.testing.assert_array_equal(video.read(name, frames, n), folder.read(name, frames))
+    back = root / "back"
+    back.mkdir()
+    (back / "TrueLeakedGas.pkl").write_bytes((root / "TrueLeakedGas.pkl").read_bytes())
+    (root / "Videos").rename(back / "Videos")
+    assert convert(back, "frames", show_progress=False) == 2
+    for name, n in NFRAMES.items():
+        np.testing.assert_array_equal(
+            FrameFolderReader(back / "Frames").read(name, range(1, n + 1)),
+            FrameFolderReader(root / "Frames").read(name, range(1, n + 1)),
+        )
+
+
+def test_video_dataset_in_forked_workers_matches_frames(root):
+    convert(root, "videos", show_progress=False)
+    ann = load_annotations(root / "TrueLeakedGas.pkl")
+    clips = inference_clips(ann, VIDEOS, 4)
+    transform = ResizeNormalize(16, 4)
+    video_reader = VideoFileReader(root / "Videos")
+    video_reader.read(VIDEOS[0], [1])  # opened in the parent: must not hang the workers
+    from_videos = ClipDataset(ann, clips, video_reader, transform, 4)
+    from_frames = ClipDataset(ann, clips, FrameFolderReader(root / "Frames"), transform, 4)
+    loader = DataLoader(from_videos, batch_size=4, num_workers=2, multiprocessing_context="fork")
+    batches = list(loader)
+    videos = torch.cat([b["video"] for b in batches])
+    expected = torch.stack([from_frames[i]["video"] for i in range(len(from_frames))])
+    assert torch.equal(videos, expected)
+
+
+def test_frame_count_mismatch_names_both_numbers(root):
+    convert(root, "videos", show_progress=False)
+    reader = VideoFileReader(root / "Videos")
+    with pytest.raises(FrameReadError, match=r"001_wild_static_vague\.avi: has 9 frames .*=12"):
+        reader.read(VIDEOS[0], [1], nframes=12)
+
+
+def test_missing_and_corrupt_videos(root):
+    reader = VideoFileReader(root / "Videos")
+    with pytest.raises(FrameReadError, match=r"001_wild_static_vague\.avi: video file .* missing"):
+        reader.read(VIDEOS[0], [1])
+    path = reader.video_path(VIDEOS[0])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00" * 1000)
+    with pytest.raises(FrameReadError, match=r"001_wild_static_vague\.avi: cannot decode video"):
+        reader.read(VIDEOS[0], [1])
+
+
+def test_convert_cli_reports_missing_root(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "iodvideo.data.convert", str(tmp_path / "none"), "--to", "videos"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "none/TrueLeakedGas.pkl" in result.stderr
+    assert "Traceback" not in result.stderr

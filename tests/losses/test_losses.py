@@ -1,0 +1,60 @@
+import math
+
+import pytest
+import torch
+
+from iodvideo.losses import CenterNetLoss, focal_loss, gather_at, reg_l1_loss
+
+
+def test_focal_loss_hand_computed():
+    gt = torch.tensor([[[[1.0, 0.5], [0.0, 0.0]]]])
+    pred = torch.tensor([[[[0.8, 0.3], [0.1, 0.5]]]])
+    pos = math.log(0.8) * 0.2**2
+    neg = (math.log(0.7) * 0.3**2 * 0.5**4 + math.log(0.9) * 0.1**2 + math.log(0.5) * 0.5**2)
+    assert focal_loss(pred, gt).item() == pytest.approx(-(pos + neg), rel=1e-6)
+
+
+def test_focal_loss_without_positives_is_the_negative_sum():
+    gt = torch.zeros(1, 1, 2, 2)
+    pred = torch.full((1, 1, 2, 2), 0.5)
+    assert focal_loss(pred, gt).item() == pytest.approx(-4 * math.log(0.5) * 0.25, rel=1e-6)
+
+
+def test_gather_at_key_and_per_channel_indices():
+    maps = torch.arange(2 * 4 * 3 * 3, dtype=torch.float32).reshape(2, 4, 3, 3)
+    key = gather_at(maps, torch.tensor([[4], [0]]))
+    assert key.shape == (2, 1, 4)
+    assert key[0, 0].tolist() == [4, 13, 22, 31] and key[1, 0].tolist() == [36, 45, 54, 63]
+    per_channel = gather_at(maps, torch.tensor([[[0, 0, 8, 8]], [[1, 1, 1, 1]]]))
+    assert per_channel[0, 0].tolist() == [0, 9, 26, 35]
+
+
+def test_reg_l1_is_masked_mean_absolute_error():
+    maps = torch.zeros(1, 2, 2, 2)
+    maps[0, :, 1, 1] = torch.tensor([3.0, 5.0])
+    index = torch.tensor([[3, 0]])
+    target = torch.tensor([[[1.0, 1.0], [100.0, 100.0]]])
+    mask = torch.tensor([[1.0, 0.0]])
+    assert reg_l1_loss(maps, index, mask, target).item() == pytest.approx(6 / (2 + 1e-4))
+
+
+def test_criterion_weights_and_gradients():
+    torch.manual_seed(0)
+    k, grid = 2, 4
+    output = {
+        "hm": torch.randn(1, 1, grid, grid, requires_grad=True),
+        "wh": torch.randn(1, 2 * k, grid, grid, requires_grad=True),
+        "mov": torch.randn(1, 2 * k, grid, grid, requires_grad=True),
+    }
+    hm = torch.zeros(1, 1, grid, grid)
+    hm[0, 0, 1, 1] = 1
+    batch = {
+        "hm": hm, "index": torch.tensor([[5]]), "index_all": torch.tensor([[[5, 5, 6, 6]]]),
+        "mask": torch.tensor([[1.0]]), "wh": torch.ones(1, 1, 2 * k),
+        "mov": torch.zeros(1, 1, 2 * k),
+    }
+    losses = CenterNetLoss(hm_weight=1, wh_weight=0.1, mov_weight=1)(output, batch)
+    expected = losses["hm_loss"] + 0.1 * losses["wh_loss"] + losses["mov_loss"]
+    assert losses["loss"].item() == pytest.approx(expected.item())
+    losses["loss"].backward()
+    assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in output.values())

@@ -1,0 +1,154 @@
+"""Every registered backbone: the shared interface, gradients, real temporal behaviour, configs."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import hydra
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from iodvideo.errors import ConfigError
+from iodvideo.models.detector import ClipDetector
+from iodvideo.models.heads import ClipHeads
+from iodvideo.models.neck import FusionNeck
+from iodvideo.models.registry import BACKBONES
+from iodvideo.models.temporal.base import TemporalBackbone
+
+from .backbone_zoo import NAMES, PAPER_NAMES, SIZE, build, clip_for, timm_args
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "backbone"
+
+
+def test_every_paper_backbone_is_registered():
+    assert PAPER_NAMES <= set(BACKBONES)
+
+
+@pytest.mark.parametrize("clip_len", [4, 8])
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_returns_k_per_frame_maps_at_strides_4_to_32(name, clip_len):
+    torch.manual_seed(0)
+    model = build(name, clip_len)
+    with torch.no_grad():
+        features = model(clip_for(model, clip_len))  # batch 2: train-mode BN at 1×1×1 maps
+    assert [tuple(f.shape) for f in features] == [
+        (2 * clip_len, c, SIZE // s, SIZE // s)
+        for c, s in zip(model.feature_channels, (4, 8, 16, 32), strict=True)
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_gets_a_finite_nonzero_gradient(name):
+    torch.manual_seed(0)
+    model = build(name, 4).train()
+    features = model(clip_for(model, 4))
+    # a random projection: a plain sum would cancel through BatchNorm and hide dead branches
+    loss = sum((f * torch.randn_like(f)).sum() for f in features)
+    loss.backward()
+    assert all(torch.isfinite(f).all() for f in features)
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert no_grad == []
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_changing_one_frame_reaches_its_neighbours_only_for_temporal_backbones(name):
+    torch.manual_seed(0)
+    model = build(name, 4).eval()  # eval: batch-norm statistics must not couple the frames
+    clip = clip_for(model, 4, batch=1)
+    edited = clip.clone()
+    t = 1 + getattr(model, "context_frames", 0)  # clip frame 1 (TDN: inside its window)
+    edited[:, t] += torch.randn_like(edited[:, t])
+    with torch.no_grad():
+        before, after = model(clip), model(edited)
+    changed = [
+        any(not torch.allclose(a[i], b[i]) for a, b in zip(before, after, strict=True))
+        for i in range(4)
+    ]
+    assert changed[1]
+    if name == "resnet":
+        assert changed == [False, True, False, False]
+    else:
+        assert changed[0] or changed[2]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pretrained_true_is_refused_with_instructions(name):
+    with pytest.raises(ConfigError, match="weights_path"):
+        build(name, 4, pretrained=True)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in NAMES if n != "resnet"))
+def test_wrong_clip_length_is_rejected(name):
+    model = build(name, 4)
+    with pytest.raises(ValueError, match="expects"):
+        model(torch.randn(1, 3, 3, SIZE, SIZE))
+
+
+def test_tdn_takes_two_context_frames_per_side():
+    model = build("tdn", 4)
+    assert model.context_frames == 2
+    assert len(model(torch.randn(1, 8, 3, SIZE, SIZE))) == 4
+
+
+def test_tam_pools_time_from_k8_and_keeps_it_below():
+    assert build("tam", 8).stage_times == [8, 4, 2, 1]
+    assert build("tam", 4).stage_times == [4, 4, 4, 4]
+    assert build("tam", 4, temporal_pool=True).stage_times == [4, 2, 1, 1]
+
+
+@pytest.mark.parametrize("name", ["i3d", "s3d", "tam"])
+def test_strided_stages_share_one_map_between_the_frames_that_index_it(name):
+    torch.manual_seed(0)
+    model = build(name, 8).eval()
+    with torch.no_grad():
+        features = model(clip_for(model, 8, batch=1))
+    # K=8, stage T = 8, 4, 2, 1: frame i reads stage frame i*T//8
+    torch.testing.assert_close(features[1][2], features[1][3])
+    assert not torch.allclose(features[1][1], features[1][2])
+    assert all(torch.equal(features[3][0], features[3][i]) for i in range(8))
+
+
+@pytest.mark.parametrize("name", ["tsm", "tin", "tam", "tea", "msnet", "tdn"])
+def test_legacy_layout_changes_the_computation(name):
+    torch.manual_seed(0)
+    clean = build(name, 4).eval()
+    legacy = build(name, 4, legacy_layout=True).eval()
+    legacy.load_state_dict(clean.state_dict())
+    clip = clip_for(clean, 4, batch=1)
+    with torch.no_grad():
+        assert not torch.allclose(clean(clip)[-1], legacy(clip)[-1])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backbone_feeds_the_unchanged_neck_and_heads(name):
+    torch.manual_seed(0)
+    backbone = build(name, 4)
+    detector = ClipDetector(
+        backbone,
+        functools.partial(FusionNeck, channels=16, out_channels=8),
+        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
+        clip_len=4,
+    )
+    out = detector(clip_for(backbone, 4))
+    assert out["hm"].shape == (2, 1, SIZE // 4, SIZE // 4)
+    assert out["wh"].shape == (2, 8, SIZE // 4, SIZE // 4)
+
+
+@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
+def test_backbone_config_instantiates(path):
+    name = path.stem
+    model_name, model_kwargs = timm_args(name)
+    cfg = OmegaConf.create({"data": {"clip_len": 4}, "backbone": OmegaConf.load(path)})
+    cfg.backbone.model_name = model_name
+    cfg.backbone.model_kwargs = model_kwargs
+    model = hydra.utils.instantiate(cfg.backbone)
+    assert type(model) is BACKBONES[name]
+    if isinstance(model, TemporalBackbone):
+        assert model.clip_len == 4
+
+
+def test_every_registered_backbone_has_a_config():
+    assert {p.stem for p in CONF.glob("*.yaml")} >= set(BACKBONES)

@@ -1,0 +1,69 @@
+import functools
+
+import pytest
+import torch
+
+from iodvideo.errors import ConfigError
+from iodvideo.models.detector import ClipDetector
+from iodvideo.models.heads import HEATMAP_PRIOR_BIAS, ClipHeads
+from iodvideo.models.neck import FusionNeck, L2Norm
+from iodvideo.models.registry import BACKBONES
+from iodvideo.models.temporal import FrameBackbone
+
+
+def _tiny_detector(clip_len: int = 3) -> ClipDetector:
+    return ClipDetector(
+        FrameBackbone("resnet18"),
+        functools.partial(FusionNeck, channels=16, out_channels=8),
+        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
+        clip_len=clip_len,
+    )
+
+
+def test_output_shapes_follow_the_stable_interface():
+    out = _tiny_detector(3)(torch.randn(2, 3, 3, 64, 64))
+    assert out["hm"].shape == (2, 1, 16, 16)
+    assert out["wh"].shape == (2, 6, 16, 16) and out["mov"].shape == (2, 6, 16, 16)
+
+
+def test_backbone_returns_stage_maps_per_frame():
+    feats = FrameBackbone("resnet18")(torch.randn(2, 3, 3, 64, 64))
+    assert [tuple(f.shape) for f in feats] == [
+        (6, 64, 16, 16), (6, 128, 8, 8), (6, 256, 4, 4), (6, 512, 2, 2)
+    ]
+
+
+def test_wh_head_is_per_frame_in_frame_order():
+    det = _tiny_detector(3).eval()
+    clip = torch.randn(1, 3, 3, 64, 64)
+    swapped = clip[:, [2, 1, 0]]
+    with torch.no_grad():
+        a, b = det(clip)["wh"], det(swapped)["wh"]
+    torch.testing.assert_close(a[:, 0:2], b[:, 4:6])
+    torch.testing.assert_close(a[:, 2:4], b[:, 2:4])
+
+
+def test_heads_init_and_l2norm():
+    heads = ClipHeads(8, clip_len=2, head_conv=4, wh_head_conv=4)
+    assert torch.all(heads.hm[-1].bias == HEATMAP_PRIOR_BIAS)
+    assert not heads.mov[0].bias.any() and not heads.wh[-1].bias.any()
+    x = torch.randn(2, 5, 3, 3)
+    y = L2Norm(5)(x)
+    torch.testing.assert_close(y.pow(2).sum(1).sqrt(), torch.full((2, 3, 3), 10.0))
+
+
+def test_pretrained_without_local_file_is_refused_with_instructions():
+    with pytest.raises(ConfigError, match="weights_path"):
+        FrameBackbone("resnet18", pretrained=True)
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = FrameBackbone("resnet18")
+    path = tmp_path / "r18.pth"
+    torch.save(source.body.state_dict(), path)
+    loaded = FrameBackbone("resnet18", weights_path=str(path))
+    torch.testing.assert_close(loaded.body.conv1.weight, source.body.conv1.weight)
+
+
+def test_registry_lists_the_frame_backbone():
+    assert BACKBONES["resnet"] is FrameBackbone

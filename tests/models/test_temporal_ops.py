@@ -1,0 +1,173 @@
+"""Temporal ops against naive loops of their definitions (reference-notes §5.4, §5.5)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from iodvideo.models.temporal.interlace import TemporalInterlace, fractional_temporal_shift
+from iodvideo.models.temporal.layout import (
+    frames_from_clip,
+    frames_to_clip_len,
+    legacy_frames_from_features,
+)
+from iodvideo.models.temporal.motion_squeeze import local_correlation, soft_argmax_flow
+from iodvideo.models.temporal.shift import LearnableTemporalShift, temporal_shift
+
+from .backbone_zoo import build
+
+
+def test_tsm_shift_matches_its_definition():
+    n, t, c = 2, 5, 16
+    x = torch.randn(n * t, c, 3, 3)
+    out = temporal_shift(x, t).view(n, t, c, 3, 3)
+    clip, fold = x.view(n, t, c, 3, 3), c // 8
+    for b in range(n):
+        for i in range(t):
+            for ch in range(c):
+                if ch < fold:
+                    want = clip[b, i + 1, ch] if i + 1 < t else torch.zeros(3, 3)
+                elif ch < 2 * fold:
+                    want = clip[b, i - 1, ch] if i >= 1 else torch.zeros(3, 3)
+                else:
+                    want = clip[b, i, ch]
+                torch.testing.assert_close(out[b, i, ch], want)
+
+
+def test_learnable_shift_starts_as_the_tsm_shift():
+    x = torch.randn(3 * 4, 16, 2, 2)
+    torch.testing.assert_close(LearnableTemporalShift(16, 4, fold=2)(x), temporal_shift(x, 4))
+    torch.testing.assert_close(LearnableTemporalShift(16, 4)(x), x)
+
+
+def _naive_interlace(clip: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """§5.5.3 / CUDA-op semantics, element by element: an integer move ``out[t+k] = in[t]``
+    (zero outside, no gradient w.r.t. k) blended by the differentiable weights 1−a and a."""
+    n, t, g = clip.shape[:3]
+    rows = []
+    for b in range(n):
+        frames = []
+        for i in range(t):
+            groups = []
+            for j in range(g):
+                k = math.floor(shifts[b, j].item())
+                a = shifts[b, j] - k
+                value = torch.zeros_like(clip[b, 0, j])
+                for src, weight in ((i - k, 1 - a), (i - k - 1, a)):
+                    if 0 <= src < t:
+                        value = value + weight * clip[b, src, j]
+                groups.append(value)
+            frames.append(torch.stack(groups))
+        rows.append(torch.stack(frames))
+    return torch.stack(rows)
+
+
+def test_tin_fractional_shift_matches_a_naive_loop_in_values_and_gradients():
+    torch.manual_seed(0)
+    clip = torch.randn(2, 5, 4, 3, 2, 2, requires_grad=True)
+    shifts = torch.tensor([[0.5, -1.25, 1.9, -0.4], [2.7, 0.0, -3.5, 6.0]], requires_grad=True)
+    upstream = torch.randn(2, 5, 4, 3, 2, 2)
+    fast = fractional_temporal_shift(clip, shifts)
+    grads_fast = torch.autograd.grad((fast * upstream).sum(), (clip, shifts))
+    slow = _naive_interlace(clip, shifts)
+    grads_slow = torch.autograd.grad((slow * upstream).sum(), (clip, shifts))
+    torch.testing.assert_close(fast, slow)
+    for a, b in zip(grads_fast, grads_slow, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_tin_integer_shift_moves_frames_and_half_shift_averages():
+    clip = torch.arange(4.0).view(1, 4, 1, 1)
+    moved = fractional_temporal_shift(clip, torch.tensor([[1.0]])).flatten()
+    torch.testing.assert_close(moved, torch.tensor([0.0, 0.0, 1.0, 2.0]))
+    half = fractional_temporal_shift(clip, torch.tensor([[-0.5]])).flatten()
+    torch.testing.assert_close(half, torch.tensor([0.5, 1.5, 2.5, 1.5]))
+
+
+def test_tin_module_starts_near_half_frame_offsets_and_keeps_other_channels():
+    torch.manual_seed(0)
+    module = TemporalInterlace(64, time=4)
+    x = torch.randn(2 * 4, 64, 3, 3)
+    shifts, weights = module.offsets_and_weights(x.view(2, 4, 64, 3, 3)[:, :, : module.fold])
+    assert shifts.shape == (2, 4) and weights.shape == (2, 4, 4)
+    torch.testing.assert_close(shifts[:, 2:], -shifts[:, :2])
+    assert ((shifts[:, :2] - 0.5).abs() < 0.5).all()
+    torch.testing.assert_close(module(x)[:, module.fold :], x[:, module.fold :])
+
+
+def _naive_correlation(a: torch.Tensor, b: torch.Tensor, r: int) -> torch.Tensor:
+    n, c, h, w = a.shape
+    out = torch.zeros(n, (2 * r + 1) ** 2, h, w)
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            for y in range(h):
+                for x in range(w):
+                    if 0 <= y + dy < h and 0 <= x + dx < w:
+                        k = (dy + r) * (2 * r + 1) + dx + r
+                        out[:, k, y, x] = (a[:, :, y, x] * b[:, :, y + dy, x + dx]).sum(1)
+    return out
+
+
+@pytest.mark.parametrize("radius", [1, 7])
+def test_msnet_correlation_matches_a_naive_loop(radius):
+    torch.manual_seed(0)
+    a, b = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
+    torch.testing.assert_close(local_correlation(a, b, radius), _naive_correlation(a, b, radius))
+
+
+def test_soft_argmax_finds_a_single_peak():
+    corr = torch.zeros(1, 225, 2, 2)
+    corr[:, (3 + 7) * 15 + (-5 + 7)] = 1.0  # dy = 3, dx = -5
+    flow = soft_argmax_flow(corr)
+    torch.testing.assert_close(flow[:, 0], torch.full((1, 2, 2), -5 / 7), atol=1e-3, rtol=0)
+    torch.testing.assert_close(flow[:, 1], torch.full((1, 2, 2), 3 / 7), atol=1e-3, rtol=0)
+    torch.testing.assert_close(flow[:, 2], torch.ones(1, 2, 2))
+
+
+def test_legacy_scramble_reproduces_the_reference_indices():
+    # §14: input values encode (channel, time); pseudo-frame 2 = (B,t6), (B,t7), (G,t0)
+    channel = torch.arange(3).view(1, 1, 3, 1, 1)
+    time = torch.arange(8).view(1, 8, 1, 1, 1)
+    video = (10 * channel + time).float().expand(1, 8, 3, 2, 2)
+    frames = frames_from_clip(video, legacy=True)
+    assert frames[2, :, 0, 0].tolist() == [6.0, 7.0, 10.0]
+    assert frames_from_clip(video)[2, :, 0, 0].tolist() == [2.0, 12.0, 22.0]
+    # §14: feature values encode (pseudo-frame, channel); output frame 1, channel 33 comes
+    # from pseudo-frame 1, channel 9
+    feats = (1000 * torch.arange(8).view(8, 1) + torch.arange(256).view(1, 256)).float()
+    mixed = legacy_frames_from_features(feats.view(8, 256, 1, 1), time=8)
+    assert mixed[1, 33].item() == 1000 * 1 + 9
+
+
+def test_stage_frames_are_indexed_by_i_times_stage_t_over_k():
+    stage = torch.arange(2 * 4).float().view(8, 1, 1, 1)  # 2 clips, 4 stage frames each
+    picked = frames_to_clip_len(stage, stage_time=4, clip_len=8).flatten().tolist()
+    assert picked == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]
+
+
+@pytest.mark.parametrize("name", ["tsm", "tin"])
+def test_legacy_input_scramble_equals_feeding_pseudo_frames(name):
+    torch.manual_seed(0)
+    clean = build(name, 4).eval()
+    legacy = build(name, 4, legacy_layout=True).eval()
+    legacy.load_state_dict(clean.state_dict())
+    video = torch.randn(2, 4, 3, 32, 32)
+    pseudo = frames_from_clip(video, legacy=True).view(video.shape)
+    with torch.no_grad():
+        for a, b in zip(legacy(video), clean(pseudo), strict=True):
+            torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", ["tea", "msnet", "tam"])
+def test_legacy_output_scramble_reinterprets_each_stage(name):
+    torch.manual_seed(0)
+    clean = build(name, 4).eval()
+    legacy = build(name, 4, legacy_layout=True).eval()
+    legacy.load_state_dict(clean.state_dict())
+    video = torch.randn(2, 4, 3, 32, 32)
+    pseudo = frames_from_clip(video, legacy=True).view(video.shape)
+    with torch.no_grad():
+        for a, b in zip(legacy(video), clean(pseudo), strict=True):
+            torch.testing.assert_close(a, legacy_frames_from_features(b, 4))
