@@ -22,6 +22,10 @@ train:
 test:
 	$(BIN)/python -m pytest -q $(ARGS)
 
+# Speed and memory figures (README "Results"); not part of the tests.
+bench:
+	for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
 lint:
 	$(BIN)/ruff check src tests
 

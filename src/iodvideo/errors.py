@@ -23,3 +23,15 @@ class FrameReadError(IODVideoError):
 
 class ConfigError(IODVideoError):
     """A configuration value is invalid or asks for something that cannot work here."""
+
+
+def user_message(err: IODVideoError) -> str:
+    """The message the user should read. An error raised in a DataLoader worker comes back
+    re-raised as ``"Caught X in DataLoader worker process N. Original Traceback ..."``; the
+    original one-line message is the last line of that text."""
+    text = str(err)
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = text.rstrip().splitlines()[-1]
+        prefix = f"{type(err).__name__}: "
+        return last.split(prefix, 1)[1] if prefix in last else last
+    return text

@@ -63,3 +63,33 @@ def test_dataset_item(tiny_root):
     np.testing.assert_allclose(item["wh"][0, 4:6].numpy(), [1.5, 2.0], rtol=1e-5)
     means = item["video"][:, 0].mean(dim=(1, 2)).numpy()
     assert np.all(np.diff(means) > 0)  # frames 1..6 in order, brightness increasing
+
+
+def test_worker_errors_reach_the_user_as_the_original_line(tiny_root):
+    from torch.utils.data import DataLoader
+
+    from iodvideo.errors import user_message
+
+    (tiny_root / "Frames" / VIDEO / "00004.png").unlink()
+    ann = load_annotations(tiny_root / "TrueLeakedGas.pkl")
+    clips = inference_clips(ann, ann.videos(1, "test"), 4)
+    ds = ClipDataset(ann, clips, FrameFolderReader(tiny_root / "Frames"), ResizeNormalize(16, 4), 4)
+    with pytest.raises(FrameReadError) as info:
+        list(DataLoader(ds, batch_size=1, num_workers=1))
+    assert "Traceback" in str(info.value)  # what torch re-raises ...
+    message = user_message(info.value)  # ... and what the user reads
+    assert message.endswith("00004.png: frame 4 of TrueLeakedGas/001_wild_static_vague is missing")
+    assert "\n" not in message
+
+
+def test_truncated_png_and_short_video(tiny_root):
+    from iodvideo.errors import ConfigError
+
+    path = tiny_root / "Frames" / VIDEO / "00002.png"
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(FrameReadError, match=r"00002\.png: frame 2 .* not a readable image"):
+        FrameFolderReader(tiny_root / "Frames").read(VIDEO, [1, 2])
+    ann = load_annotations(tiny_root / "TrueLeakedGas.pkl")
+    short = r"TrueLeakedGas\.pkl: video .*001_wild_static_vague has 6 frames"
+    with pytest.raises(ConfigError, match=short):
+        inference_clips(ann, ann.videos(1, "test"), 8)

@@ -105,3 +105,17 @@ def test_convert_cli_reports_missing_root(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "none/TrueLeakedGas.pkl" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_synthiod_video_decodes_to_its_png_frames(tmp_path):
+    from iodvideo.data.synth import SynthConfig, generate_synthiod
+
+    root = tmp_path / "synth"
+    config = SynthConfig(num_videos=3, min_frames=12, max_frames=12, height=48, width=64)
+    generate_synthiod(root, config)
+    assert convert(root, "videos", show_progress=False) == 3
+    ann = load_annotations(root / "TrueLeakedGas.pkl")
+    video = sorted(ann.nframes)[0]
+    frames = list(range(1, ann.nframes[video] + 1))
+    decoded = VideoFileReader(root / "Videos").read(video, frames, ann.nframes[video])
+    np.testing.assert_array_equal(decoded, FrameFolderReader(root / "Frames").read(video, frames))

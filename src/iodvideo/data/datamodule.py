@@ -45,7 +45,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         batch_size: int = 16,
         eval_batch_size: int = 32,
         num_workers: int = 4,
-        context: int = 0,
+        context: int | None = None,
         eval_visibility: Visibility | None = None,
         max_objects: int = 128,
         augment: MOCAugment | None = None,
@@ -73,6 +73,17 @@ class IODVideoDataModule(pl.LightningDataModule):
         self.augment = augment
         self.transform = ResizeNormalize(input_size, down_ratio)
         self._annotations: Annotations | None = None
+
+    def set_context(self, frames: int) -> None:
+        """Extra frames per clip side that the backbone needs (TDN: 2), unless the config
+        fixed ``context`` explicitly; a mismatch with the backbone would fail at forward."""
+        if self.context is None:
+            self.context = frames
+        elif self.context != frames:
+            raise ConfigError(
+                f"data.context={self.context} but the backbone needs {frames} context frames "
+                "per side; set data.context=null"
+            )
 
     # -- data preparation ---------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -111,7 +122,7 @@ class IODVideoDataModule(pl.LightningDataModule):
     def _dataset(self, clips: list, augment: MOCAugment | None = None) -> ClipDataset:
         return ClipDataset(
             self.annotations, clips, self.reader, self.transform, self.clip_len,
-            self.context, self.max_objects, augment,
+            self.context or 0, self.max_objects, augment,
         )
 
     def train_dataloader(self) -> DataLoader:
