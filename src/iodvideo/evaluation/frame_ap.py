@@ -3,7 +3,18 @@
 Detections for one video are an ``(N, 6)`` array ``frame, x1, y1, x2, y2, score`` (1-based
 frames, original pixels); a ground-truth tube is an ``(nframes, 5)`` array ``frame, x1, y1, x2,
 y2``. Every step keeps the reference's order of operations (per-frame rescoring, one global score
-sort, greedy matching, trapezoid on the raw PR curve) but is vectorised with numpy.
+sort, greedy matching, trapezoid on the raw PR curve) but is vectorised with numpy:
+
+* rescoring: :func:`iodvideo.evaluation.rescore.rescore_frames` (sparse overlap graph);
+* matching: a detection's fate depends only on the detections ranked above it *on its own
+  frame*, so TPs are found per frame (with one GT box, the first detection in the frame's score
+  order whose IoU clears the threshold), once for all subsets of videos or frames;
+* AP: only the global ranks of the TPs matter (FP steps add zero area), taken from one stable
+  sort of all scores. Ties in score are broken by pooled row order (videos in ground-truth
+  order, frames ascending, rows as given), a deterministic stand-in for the reference's
+  quicksort, whose tie order is unspecified. Sums use ``math.fsum`` (exactly rounded), so the
+  fast path equals the per-detection transcription in :mod:`iodvideo.evaluation.reference` bit
+  for bit.
 """
 
 from __future__ import annotations
@@ -217,6 +228,7 @@ class ScoredDetections:
     tp: dict[float, np.ndarray]
     gt_frames: list[np.ndarray]  # per video: frame number of every GT box
     _order: np.ndarray | None = None
+    _rank: np.ndarray | None = None
 
     @property
     def thresholds(self) -> list[float]:
@@ -232,48 +244,54 @@ class ScoredDetections:
             self._order = index.numpy()
         return self._order
 
-    def num_gt(self, labels: np.ndarray | None = None, label: int = 0) -> int:
-        if labels is None:
-            return sum(len(f) for f in self.gt_frames)
-        return int(np.count_nonzero(labels == label))
+    def num_gt(self) -> int:
+        """GT boxes of all pooled videos (the AP denominator)."""
+        return sum(len(f) for f in self.gt_frames)
+
+    def rank_of_rows(self) -> np.ndarray:
+        """0-based position of every pooled row in :meth:`order` (inverse permutation)."""
+        if self._rank is None:
+            order = self.order()
+            self._rank = np.empty_like(order)
+            self._rank[order] = np.arange(len(order))
+        return self._rank
 
     def ap(self, threshold: float) -> float:
         """AP over all pooled videos."""
-        return self.ap_by_label(None, [0], threshold)[0]
+        return _ap_from_ranks(self.tp_ranks(threshold), self.num_gt())
 
     def tp_ranks(self, threshold: float) -> np.ndarray:
         """1-based ranks in :meth:`order` of the TPs at ``threshold``, ascending."""
-        is_tp = np.zeros(len(self.score), dtype=bool)
-        is_tp[self.tp[threshold]] = True
-        return np.flatnonzero(is_tp[self.order()]) + 1
+        return np.sort(self.rank_of_rows()[self.tp[threshold]]) + 1
 
     def ap_by_label(
         self,
-        row_labels: np.ndarray | None,
+        row_labels: np.ndarray,
         labels: Sequence[int],
-        threshold: float,
-        gt_labels: np.ndarray | None = None,
-    ) -> dict[int, float]:
-        """AP of each label of a partition of the detections and GT boxes.
+        thresholds: Sequence[float],
+        gt_labels: np.ndarray,
+    ) -> dict[int, dict[float, float]]:
+        """AP of each label of a partition of the detections and GT boxes, per threshold.
 
         ``row_labels (n,)`` labels every pooled detection (−1: in no group) and ``gt_labels``
-        every GT box (concatenated over videos in order); ``None`` means one group, label 0.
-        A group's AP is the AP of its detections alone against its GT boxes, exactly what the
-        reference gives on a pickle restricted to that group (TPs are decided per frame).
+        every GT box (concatenated over videos in order). A group's AP is the AP of its
+        detections alone against its GT boxes, exactly what the reference gives on a pickle
+        restricted to that group (TPs are decided per frame). NaN for a group without GT.
         """
-        ranks_all = self.tp_ranks(threshold)
-        out: dict[int, float] = {}
-        if row_labels is None:
-            out[0] = _ap_from_ranks(ranks_all, self.num_gt())
-            return out
+        rank = self.rank_of_rows()
         in_order = row_labels[self.order()]
-        tp_pos = ranks_all - 1
+        out: dict[int, dict[float, float]] = {}
         for label in labels:
-            member = in_order == label
-            local = np.cumsum(member, dtype=np.int64)
-            mine = tp_pos[member[tp_pos]]
-            gt = self.num_gt(gt_labels, label)
-            out[label] = _ap_from_ranks(local[mine], gt) if gt else float("nan")
+            # Position of each row among the group's rows in score order (1-based).
+            local = np.cumsum(in_order == label, dtype=np.int64)
+            gt = int(np.count_nonzero(gt_labels == label))
+            out[label] = {}
+            for th in thresholds:
+                rows = self.tp[th]
+                rows = rows[row_labels[rows] == label]
+                out[label][float(th)] = (
+                    _ap_from_ranks(local[rank[rows]], gt) if gt else float("nan")
+                )
         return out
 
     def video_rows(self, iv: int) -> slice:
@@ -311,12 +329,14 @@ def score_detections(
     iou_thresholds: Sequence[float],
     rescore: bool = True,
     rescore_threshold: float = 0.6,
+    workers: int | None = None,
 ) -> ScoredDetections:
     """Rescore and match every detection of the videos in ``gt_tubes`` (reference §9.1-9.2).
 
     Detections of videos absent from ``gt_tubes`` are ignored; videos without detections
     still count their GT boxes. Work is done a few videos at a time, so memory stays at a few
-    arrays of one value per detection.
+    arrays of one value per detection. ``workers > 1`` spreads those units over forked
+    processes (numpy only in the workers; default 1, which is what the Lightning module uses).
     """
     thresholds = [float(t) for t in iou_thresholds]
     videos = list(gt_tubes)
@@ -331,32 +351,65 @@ def score_detections(
     score_col = np.empty(total, dtype=np.float64)
     tp_parts: dict[float, list[np.ndarray]] = {t: [] for t in thresholds}
 
-    offset, first = 0, 0
+    ranges, first = [], 0
     while first < len(videos):
         last, rows = first, 0
         while last < len(videos) and (last == first or rows + sizes[last] <= _CHUNK_ROWS):
             rows += sizes[last]
             last += 1
-        chunk = [
-            _check_detections(videos[i], detections[videos[i]]) if sizes[i] else np.empty((0, 6))
-            for i in range(first, last)
-        ]
-        chunk = [d[np.argsort(d[:, 0], kind="stable")] for d in chunk]
-        dets = np.concatenate(chunk) if chunk else np.empty((0, 6))
-        local_video = np.repeat(np.arange(last - first), [len(d) for d in chunk])
-        found = _score_chunk(
-            dets, local_video, tubes[first:last], thresholds, rescore, rescore_threshold
-        )
-        frame_col[offset : offset + len(dets)] = dets[:, 0]
-        score_col[offset : offset + len(dets)] = found[0]
-        for t in thresholds:
-            tp_parts[t].append(found[1][t] + offset)
-        offset += len(dets)
+        ranges.append((first, last))
         first = last
+    job = (detections, videos, tubes, sizes, thresholds, rescore, rescore_threshold)
+    if workers is None:
+        workers = 1
+    if workers > 1 and len(ranges) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _JOB
+        _JOB = job  # read by the forked workers, never pickled
+        try:
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("fork")
+            ) as pool:
+                results = list(pool.map(_score_range, ranges))
+        finally:
+            _JOB = None
+    else:
+        results = [_score_range(r, job) for r in ranges]
+    offset = 0
+    for frames, scores, found in results:
+        frame_col[offset : offset + len(frames)] = frames
+        score_col[offset : offset + len(frames)] = scores
+        for t in thresholds:
+            tp_parts[t].append(found[t] + offset)
+        offset += len(frames)
     tp = {t: np.sort(np.concatenate(parts)) for t, parts in tp_parts.items()}
     return ScoredDetections(
         videos, video_col, frame_col, score_col, tp, [t[:, 0].astype(np.int64) for t in tubes]
     )
+
+
+_JOB: tuple | None = None
+
+
+def _score_range(
+    video_range: tuple[int, int], job: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]:
+    """Frames, rescored scores and TP rows of videos ``first:last`` (one work unit)."""
+    detections, videos, tubes, sizes, thresholds, rescore, rescore_threshold = job or _JOB
+    first, last = video_range
+    chunk = [
+        _check_detections(videos[i], detections[videos[i]]) if sizes[i] else np.empty((0, 6))
+        for i in range(first, last)
+    ]
+    chunk = [d[np.argsort(d[:, 0], kind="stable")] for d in chunk]
+    dets = np.concatenate(chunk) if chunk else np.empty((0, 6))
+    local_video = np.repeat(np.arange(last - first), [len(d) for d in chunk])
+    scores, found = _score_chunk(
+        dets, local_video, tubes[first:last], thresholds, rescore, rescore_threshold
+    )
+    return dets[:, 0].astype(np.int32), scores, found
 
 
 def _score_chunk(

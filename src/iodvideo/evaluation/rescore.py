@@ -35,24 +35,15 @@ _MARGIN = 1.0 + 1e-6
 _CHUNK_ROWS = 1 << 16
 
 
-def pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU with the +1 pixel convention of box rows ``a (n, 4)`` and ``b (n, 4)``, pairwise.
-
-    The operations and their order are those of the reference loop (intersection width, times
-    intersection height, over area(a) + area(b) − intersection), so results are bit-identical.
-    """
-    iw = np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) + 1 - np.maximum(a[:, 0], b[:, 0]))
-    iw *= np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) + 1 - np.maximum(a[:, 1], b[:, 1]))
-    area_a = (a[:, 2] - a[:, 0] + 1) * (a[:, 3] - a[:, 1] + 1)
-    area_b = (b[:, 2] - b[:, 0] + 1) * (b[:, 3] - b[:, 1] + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return iw / (area_a + area_b - iw)
-
-
 def _column_iou(
     x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, u: np.ndarray, v: np.ndarray
 ) -> np.ndarray:
-    """:func:`pair_iou` of rows ``u`` and ``v`` given contiguous coordinate columns."""
+    """IoU (+1 pixel convention) of rows ``u`` and ``v``, from contiguous coordinate columns.
+
+    The operations and their order are those of the reference loop (intersection width, times
+    intersection height, over area(u) + area(v) − intersection; u is the earlier box, the
+    leader there), so the results are bit-identical to it.
+    """
     ax1, ay1, ax2, ay2 = x1.take(u), y1.take(u), x2.take(u), y2.take(u)
     bx1, by1, bx2, by2 = x1.take(v), y1.take(v), x2.take(v), y2.take(v)
     iw = np.maximum(0.0, np.minimum(ax2, bx2) + 1 - np.maximum(ax1, bx1))
@@ -193,6 +184,12 @@ def _overlap_edges(
     # forward only), a cross-level pair once, from its lower-level box.
     reach_y = 2 * rho * h * (1.0 + 1.0 / threshold) * _MARGIN + 1e-9
     probe_p, probe_row = [], []
+    # Row lookups through a dense table when the key space is small (the usual case).
+    table = None
+    key_space = (int(frame.max()) + 1) * n_levels * n_rows
+    if key_space <= 1 << 23:
+        table = np.full(key_space, -1, dtype=np.int64)
+        table[unique_rows] = np.arange(len(unique_rows))
     for dl in (0, 1):
         lvl = level_h + dl
         cell = row_h[lvl - lh_min]
@@ -204,8 +201,12 @@ def _overlap_edges(
             row = first + dr
             take = np.flatnonzero(row <= last)
             wanted = row_key(frame[take], lvl[take], row[take])
-            rank = np.searchsorted(unique_rows, wanted).clip(max=len(unique_rows) - 1)
-            hit = unique_rows[rank] == wanted
+            if table is not None:
+                rank = table[wanted]
+                hit = rank >= 0
+            else:
+                rank = np.searchsorted(unique_rows, wanted).clip(max=len(unique_rows) - 1)
+                hit = unique_rows[rank] == wanted
             probe_p.append(take[hit])
             probe_row.append(rank[hit])
     p = np.concatenate(probe_p)

@@ -1,6 +1,12 @@
 """Inference: decode clip outputs into tubelets (notes §8) and merge them per frame (notes §9.1)."""
 
-from iodvideo.inference.decode import boxes_to_image, decode_mov
+from iodvideo.inference.decode import boxes_to_image, decode_clips, decode_mov, decode_sta
 from iodvideo.inference.merge import clips_to_frame_detections
 
-__all__ = ["boxes_to_image", "clips_to_frame_detections", "decode_mov"]
+__all__ = [
+    "boxes_to_image",
+    "clips_to_frame_detections",
+    "decode_clips",
+    "decode_mov",
+    "decode_sta",
+]

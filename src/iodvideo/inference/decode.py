@@ -64,6 +64,54 @@ def decode_mov(
     return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
 
 
+def decode_sta(
+    hm: torch.Tensor, wh: torch.Tensor, sta: torch.Tensor, top_n: int = 100,
+    offset_scale: float = 18.0,
+) -> torch.Tensor:
+    """STA-mode decoding (reference-notes §8 step 3, §11 items 10 and 13).
+
+    ``sta (B, 2K, h, w)`` holds the STA head's tanh outputs, channels (2k, 2k+1) = (o_x, o_y)
+    of frame k; ``wh (B, 2K, h, w)`` the sizes. Unlike MOV mode, offsets *and* sizes of every
+    frame are read at the key peak (xs, ys) itself: box_k = (xs + s·o_x,k ∓ w_k/2,
+    ys + s·o_y,k ∓ h_k/2) with ``offset_scale`` s (18 in the paper runs: input 288 / down ratio
+    4 / 4; the visualisation tool's 1 is a bug). Same output layout as :func:`decode_mov`.
+    """
+    if hm.dim() != 4 or hm.shape[1] != 1:
+        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
+    batch, _, height, width = hm.shape
+    if sta.shape != wh.shape or sta.shape[0] != batch or sta.shape[2:] != hm.shape[2:]:
+        raise ValueError(
+            f"wh {tuple(wh.shape)} and sta {tuple(sta.shape)} must both be (B, 2K, h, w) "
+            f"matching hm {tuple(hm.shape)}"
+        )
+    clip_len = sta.shape[1] // 2
+    n = min(top_n, height * width)
+    scores, index = _peak_nms(hm).reshape(batch, -1).topk(n, dim=1)
+    ys = torch.div(index, width, rounding_mode="floor").to(sta.dtype)
+    xs = (index % width).to(sta.dtype)
+    offsets = gather_at(sta, index) * offset_scale  # (B, N, 2K)
+    sizes = gather_at(wh, index)
+    cx = xs.unsqueeze(-1) + offsets[..., 0::2]
+    cy = ys.unsqueeze(-1) + offsets[..., 1::2]
+    half_w, half_h = sizes[..., 0::2] / 2, sizes[..., 1::2] / 2
+    boxes = torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
+    return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
+
+
+def decode_clips(
+    out: dict[str, torch.Tensor], mode: str = "mov", top_n: int = 100, offset_scale: float = 18.0
+) -> torch.Tensor:
+    """Decode a detector's output dict (``hm`` logits) in ``mov`` or ``sta`` mode."""
+    hm = torch.sigmoid(out["hm"])
+    if mode == "mov":
+        return decode_mov(hm, out["wh"], out["mov"], top_n)
+    if mode == "sta":
+        if "sta" not in out:
+            raise ValueError("STA decoding needs an 'sta' head output; this model has none")
+        return decode_sta(hm, out["wh"], out["sta"], top_n, offset_scale)
+    raise ValueError(f"decode mode must be 'mov' or 'sta', got {mode!r}")
+
+
 def boxes_to_image(dets: Dets, grid_hw: tuple[int, int], image_hw: tuple[int, int]) -> Dets:
     """Scale tubelet boxes from the output grid to original pixels (reference-notes §8 step 4).
 

@@ -1,0 +1,97 @@
+"""The five metrics the paper reports, per split and averaged (reference-notes §9.3, §10).
+
+* AP@0.5, AP@0.75: frame AP at one IoU threshold on the split's test videos;
+* AP@0.5:0.95: mean of the APs at 0.50, 0.55, …, 0.95;
+* AP@clear, AP@vague: the 0.5:0.95 mean on the clear / vague test videos only.
+
+The reference swaps subset pickles on disk for the last two; here the test list is filtered by
+the ``_clear`` / ``_vague`` name suffix in memory (the same lists, tested against the subset
+pickles), and all five come from one rescoring-and-matching pass. Values are in percent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from iodvideo.evaluation.frame_ap import ScoredDetections, score_detections
+
+THRESHOLDS_50_95 = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
+# Column order of the paper's table (readme/Evaluation.md).
+METRIC_NAMES = ("AP@0.5", "AP@0.75", "AP@clear", "AP@vague", "AP@0.5:0.95")
+VISIBILITIES = ("clear", "vague")
+
+
+def default_workers() -> int:
+    """The CPUs this process may use, at most 4: the rescoring parallelises over videos."""
+    import os
+
+    try:
+        return max(1, min(4, len(os.sched_getaffinity(0))))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, min(4, os.cpu_count() or 1))
+
+
+def visibility_of(video: str) -> str | None:
+    """``clear`` / ``vague`` from the video name suffix, ``None`` for other names."""
+    for vis in VISIBILITIES:
+        if video.endswith(f"_{vis}"):
+            return vis
+    return None
+
+
+@dataclass
+class SplitMetrics:
+    """The five metrics (percent) of one split, plus what the reports need."""
+
+    metrics: dict[str, float]
+    ap: dict[str, dict[float, float]]  # subset (all/clear/vague) → threshold → AP (fraction)
+    scored: ScoredDetections | None = field(default=None, repr=False)
+
+
+def paper_metrics(
+    detections: Mapping[str, np.ndarray],
+    gt_tubes: Mapping[str, np.ndarray],
+    rescore: bool = True,
+    workers: int | None = None,
+) -> SplitMetrics:
+    """The five metrics on the videos of ``gt_tubes`` (a split's test set, in its order);
+    ``workers``: processes for the rescoring and matching (see ``score_detections``)."""
+    scored = score_detections(detections, gt_tubes, THRESHOLDS_50_95, rescore, workers=workers)
+    return metrics_from_scored(scored)
+
+
+def metrics_from_scored(scored: ScoredDetections) -> SplitMetrics:
+    vis_label = np.array(
+        [VISIBILITIES.index(v) if (v := visibility_of(name)) else -1 for name in scored.videos],
+        dtype=np.int64,
+    )
+    row_labels = vis_label[scored.video] if len(scored.video) else np.empty(0, np.int64)
+    gt_labels = np.repeat(vis_label, [len(f) for f in scored.gt_frames])
+    ap: dict[str, dict[float, float]] = {"all": {}, "clear": {}, "vague": {}}
+    for th in THRESHOLDS_50_95:
+        ap["all"][th] = scored.ap(th)
+    by_vis = scored.ap_by_label(row_labels, [0, 1], THRESHOLDS_50_95, gt_labels)
+    ap["clear"], ap["vague"] = by_vis[0], by_vis[1]
+
+    def mean(subset: str) -> float:
+        values = list(ap[subset].values())
+        return float(np.mean(values)) * 100 if values else float("nan")
+
+    metrics = {
+        "AP@0.5": ap["all"][0.5] * 100,
+        "AP@0.75": ap["all"][0.75] * 100,
+        "AP@clear": mean("clear"),
+        "AP@vague": mean("vague"),
+        "AP@0.5:0.95": mean("all"),
+    }
+    return SplitMetrics(metrics, ap, scored)
+
+
+def mean_over_splits(per_split: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The paper's "avg" row: the plain mean of each metric over the splits."""
+    if not per_split:
+        return {}
+    return {name: float(np.mean([m[name] for m in per_split])) for name in per_split[0]}
