@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -9,22 +10,44 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from torch import nn
 
+from iodvideo.errors import IODVideoError
 from iodvideo.evaluation import frame_ap_at
-from iodvideo.inference.decode import boxes_to_image, decode_mov
+from iodvideo.evaluation.metrics import paper_metrics as score_paper_metrics
+from iodvideo.inference.decode import boxes_to_image, decode_clips
 from iodvideo.inference.merge import clips_to_frame_detections
 
 # Checkpoint key under which the training run's resolved config travels.
 CONFIG_KEY = "iodvideo_config"
 
 
+class NonFiniteLossError(IODVideoError):
+    """A loss term became NaN or inf: training stops, the last good checkpoint is kept."""
+
+
+def latest_checkpoint(trainer: pl.Trainer) -> str | None:
+    """Path of the newest every-epoch checkpoint (``last.ckpt``) this run wrote, if any."""
+    for callback in trainer.checkpoint_callbacks:
+        path = callback.last_model_path or (
+            callback.best_model_path if callback.monitor is None else ""
+        )
+        if path:
+            return path
+    return None
+
+
 class IODLitModule(pl.LightningModule):
     """Wraps a clip detector and its criterion.
 
-    Validation decodes every test clip (MOV mode, notes §8), merges clips into per-frame
-    detections and scores frameAP with the paper's protocol (notes §9) at each threshold in
-    ``iou_thresholds``; the metrics are logged as ``val/frameAP@<th>`` in percent.
+    Validation decodes every test clip (``sta=False``: MOV mode, ``sta=True``: STA mode with
+    ``offset_scale``; notes §8), merges clips into per-frame detections and scores frameAP
+    with the paper's protocol (notes §9) at each threshold in ``iou_thresholds``; the metrics
+    are logged as ``val/frameAP@<th>`` in percent (``paper_metrics=True``: the paper's five,
+    ``val/AP@0.5`` ... ``val/AP@0.5:0.95``). Under DDP every rank decodes its share of the
+    clips and the detections are gathered before scoring, so each rank logs the same AP.
+    ``validation_step`` returns the grid-unit detections of its batch (for image callbacks).
     """
 
     def __init__(
@@ -35,6 +58,10 @@ class IODLitModule(pl.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         top_n: int = 100,
         iou_thresholds: Sequence[float] = (0.5,),
+        sta: bool = False,
+        offset_scale: float = 18.0,
+        channels_last: bool = False,
+        paper_metrics: bool = False,
         config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -45,6 +72,12 @@ class IODLitModule(pl.LightningModule):
         self.scheduler_factory = scheduler
         self.top_n = top_n
         self.iou_thresholds = [float(t) for t in iou_thresholds]
+        self.decode_mode = "sta" if sta else "mov"
+        self.offset_scale = float(offset_scale)
+        self.channels_last = channels_last
+        if channels_last:
+            self.detector.to(memory_format=torch.channels_last)
+        self.paper_metrics = paper_metrics
         self._clip_detections: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
 
     def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -52,6 +85,7 @@ class IODLitModule(pl.LightningModule):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         losses = self.criterion(self.detector(batch["video"]), batch)
+        self._check_finite(losses)
         batch_size = batch["video"].shape[0]
         self.log("train/loss", losses["loss"], prog_bar=True, batch_size=batch_size)
         self.log_dict(
@@ -60,32 +94,74 @@ class IODLitModule(pl.LightningModule):
         )
         return losses["loss"]
 
+    def _check_finite(self, losses: dict[str, torch.Tensor]) -> None:
+        """Stop on a NaN/inf loss, naming the step and the first bad term (components first:
+        a finite set of components with a non-finite total means a bad loss weight)."""
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        bad = [k for k, v in values.items() if k != "loss" and not math.isfinite(v)]
+        if not bad and math.isfinite(values["loss"]):
+            return
+        term = bad[0] if bad else "loss (the weighted sum; check the loss.*_weight values)"
+        value = values[bad[0]] if bad else values["loss"]
+        last = latest_checkpoint(self.trainer)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        raise NonFiniteLossError(
+            f"non-finite loss at global step {self.global_step} (epoch {self.current_epoch}): "
+            f"{term} = {value}; training stopped, {kept}"
+        )
+
     def on_validation_epoch_start(self) -> None:
         self._clip_detections = defaultdict(dict)
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        out = self.detector(batch["video"])
-        dets = decode_mov(torch.sigmoid(out["hm"]), out["wh"], out["mov"], self.top_n)
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict:
+        out = {k: v.float() for k, v in self.detector(batch["video"]).items()}
+        dets = decode_clips(out, self.decode_mode, self.top_n, self.offset_scale).cpu()
         grid_hw = tuple(out["hm"].shape[-2:])
         for det, video_idx, start, image_hw in zip(
-            dets.cpu(), batch["video_idx"].tolist(), batch["start"].tolist(),
+            dets, batch["video_idx"].tolist(), batch["start"].tolist(),
             batch["image_hw"].tolist(), strict=True,
         ):
             image = boxes_to_image(det, grid_hw, tuple(image_hw))
             self._clip_detections[video_idx][start] = image.numpy()
+        return {"dets": dets}
+
+    def _gathered_detections(self) -> dict[int, dict[int, np.ndarray]]:
+        """All ranks' clip detections (a DistributedSampler's padding repeats are merged away
+        because clips are keyed by video and start frame)."""
+        local = dict(self._clip_detections)
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return local
+        parts: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, local)
+        merged: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
+        for part in parts:
+            for video_idx, clips in part.items():
+                merged[video_idx].update(clips)
+        return merged
 
     def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            self._clip_detections = defaultdict(dict)
+            return
+        clip_detections = self._gathered_detections()
+        self._clip_detections = defaultdict(dict)
         videos, ground_truth = self.trainer.datamodule.eval_ground_truth()
         clip_len = self.detector.clip_len
         detections = {
             videos[vi]: clips_to_frame_detections(clips, clip_len)
-            for vi, clips in self._clip_detections.items()
+            for vi, clips in clip_detections.items()
         }
-        self._clip_detections = defaultdict(dict)
         if not detections:
             return
-        aps = frame_ap_at(detections, ground_truth, self.iou_thresholds)
-        self.log_dict({f"val/frameAP@{th:g}": 100.0 * ap for th, ap in aps.items()})
+        if self.paper_metrics:
+            scored = score_paper_metrics(detections, ground_truth).metrics
+            values = {f"val/{k}": v for k, v in scored.items()}
+        else:
+            aps = frame_ap_at(detections, ground_truth, self.iou_thresholds)
+            values = {f"val/frameAP@{th:g}": 100.0 * ap for th, ap in aps.items()}
+        values["val/num_clips"] = float(sum(len(c) for c in clip_detections.values()))
+        # identical on every rank (gathered above); sync_dist only silences Lightning's warning
+        self.log_dict(values, sync_dist=self.trainer.world_size > 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the run's resolved config (plain containers) so that eval/predict can rebuild

@@ -54,3 +54,21 @@ def test_accumulates_batches_and_matches_frame_ap() -> None:
     assert metric.frame_detections() == {}
     with pytest.raises(ValueError, match="tubelets must be"):
         metric.update(torch.zeros(1, 2, 5), torch.zeros(1), torch.ones(1))
+
+
+def test_frame_detections_after_a_ddp_style_sync() -> None:
+    """After a distributed sync, list states become one concatenated tensor each."""
+    from torchmetrics.utilities.data import dim_zero_cat
+
+    gt = {VIDEOS[0]: tube(4)}
+    metric = FrameAP(VIDEOS[:1], gt, clip_len=2)
+    boxes = np.tile(gt[VIDEOS[0]][:2, 1:5].reshape(1, -1), (1, 1))
+    tubelets = torch.tensor(np.hstack((boxes, [[0.9]])))[None]
+    metric.update(tubelets, torch.tensor([0]), torch.tensor([1]))
+    before = metric.frame_detections()
+    for name in ("tubelets", "video_idx", "start"):
+        setattr(metric, name, dim_zero_cat(getattr(metric, name)))
+    after = metric.frame_detections()
+    assert list(after) == VIDEOS[:1]
+    np.testing.assert_array_equal(after[VIDEOS[0]], before[VIDEOS[0]])
+    assert after[VIDEOS[0]].shape == (2, 6)

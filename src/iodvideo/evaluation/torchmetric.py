@@ -65,7 +65,8 @@ class FrameAP(Metric):
 
     def frame_detections(self) -> dict[str, np.ndarray]:
         """Accumulated clips merged per video into ``(M, 6)`` frame detections."""
-        if not self.tubelets:
+        # a list before any sync; after a DDP sync each state is one concatenated tensor
+        if isinstance(self.tubelets, list) and not self.tubelets:
             return {}
         tubelets = dim_zero_cat(self.tubelets).cpu().numpy()
         video_idx = dim_zero_cat(self.video_idx).cpu().numpy()

@@ -1,7 +1,19 @@
-"""Training losses: heatmap focal loss, masked L1 regression, and their weighted sum."""
+"""Training losses: heatmap focal loss, masked L1 regression, STAloss and their weighted sum."""
 
-from iodvideo.losses.criterion import CenterNetLoss
+from iodvideo.losses.criterion import CenterNetLoss, key_peak, sta_centres
 from iodvideo.losses.focal import focal_loss
 from iodvideo.losses.regression import gather_at, reg_l1_loss
+from iodvideo.losses.sta import STALoss, STALossTerms, sta_loss, sta_pair_terms
 
-__all__ = ["CenterNetLoss", "focal_loss", "gather_at", "reg_l1_loss"]
+__all__ = [
+    "CenterNetLoss",
+    "STALoss",
+    "STALossTerms",
+    "focal_loss",
+    "gather_at",
+    "key_peak",
+    "reg_l1_loss",
+    "sta_centres",
+    "sta_loss",
+    "sta_pair_terms",
+]

@@ -1,7 +1,9 @@
 """Detection heads (reference-notes §5.3).
 
 ``hm`` and ``mov`` see all K frame maps concatenated (that is where a frame-level backbone
-first mixes time); ``wh`` runs per frame with shared weights.
+first mixes time); ``wh`` and ``sta`` run per frame with shared weights. ``sta`` ends in tanh:
+per-frame centre offsets in (−1, 1), multiplied by the offset scale (18) in the loss and the
+decoder. Both ``mov`` and ``sta`` always exist (checkpoint parity); the loss trains one of them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def _head(in_ch: int, hidden: int, out_ch: int) -> nn.Sequential:
 
 
 class ClipHeads(nn.Module):
-    """``(B*K, C, h, w)`` frame maps → ``hm (B,1,h,w)`` logits, ``wh, mov (B,2K,h,w)``."""
+    """``(B*K, C, h, w)`` frame maps → ``hm (B,1,h,w)`` logits, ``wh, mov, sta (B,2K,h,w)``."""
 
     def __init__(
         self, in_channels: int, clip_len: int, head_conv: int = 256, wh_head_conv: int = 64
@@ -29,8 +31,9 @@ class ClipHeads(nn.Module):
         self.hm = _head(in_channels * clip_len, head_conv, 1)
         self.mov = _head(in_channels * clip_len, head_conv, 2 * clip_len)
         self.wh = _head(in_channels, wh_head_conv, 2)
+        self.sta = _head(in_channels, wh_head_conv, 2)  # + tanh in forward
         nn.init.constant_(self.hm[-1].bias, HEATMAP_PRIOR_BIAS)
-        for head in (self.mov, self.wh):
+        for head in (self.mov, self.wh, self.sta):
             for m in head:
                 if isinstance(m, nn.Conv2d):
                     nn.init.zeros_(m.bias)
@@ -40,4 +43,5 @@ class ClipHeads(nn.Module):
         batch = bk // self.clip_len
         clip = frames.reshape(batch, self.clip_len * channels, h, w)  # frame-major concat
         wh = self.wh(frames).reshape(batch, 2 * self.clip_len, h, w)  # channels 2k, 2k+1
-        return {"hm": self.hm(clip), "wh": wh, "mov": self.mov(clip)}
+        sta = torch.tanh(self.sta(frames)).reshape(batch, 2 * self.clip_len, h, w)
+        return {"hm": self.hm(clip), "wh": wh, "mov": self.mov(clip), "sta": sta}

@@ -1,0 +1,144 @@
+"""Turn a Hydra multirun directory into paper-style result tables.
+
+    python scripts/collect.py multirun/train/<time> [--out DIR] [--metrics val/frameAP@0.5 ...]
+
+Reads every ``metrics.json`` that ``python -m iodvideo.train`` wrote into its job directories,
+groups the runs by their settings (backbone, loss, K, ζ², ... — everything but the split and
+the seed), and averages each metric over the splits, like the paper's "avg" rows. Writes
+``results.md`` (markdown table), ``results.csv`` (same rows) and ``runs.csv`` (one row per
+job) into ``--out`` (default: the multirun directory) and prints the markdown table. Runs
+whose metric is missing (no validation) are listed but not averaged. Exit status 2 with one
+``error:`` line when the directory holds no metrics file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+METRICS_FILE = "metrics.json"
+# settings a table row is keyed by, in column order; split/seed are averaged over
+GROUP_KEYS = ("experiment", "backbone", "backbone_model", "sta", "clip_len", "zeta_sq",
+              "input_size")
+AVERAGED_KEYS = ("split", "seed")
+
+
+def load_runs(root: Path) -> list[dict[str, Any]]:
+    """Every job's metrics.json below ``root``, with its directory, sorted by path."""
+    runs = []
+    for path in sorted(root.rglob(METRICS_FILE)):
+        record = json.loads(path.read_text())
+        record["run_dir"] = str(path.parent.relative_to(root))
+        runs.append(record)
+    return runs
+
+
+def metric_names(runs: list[dict[str, Any]], wanted: list[str] | None) -> list[str]:
+    if wanted:
+        return wanted
+    names = {
+        k for run in runs for k in run.get("metrics", {})
+        if k.startswith("val/") and k != "val/num_clips"
+    }
+    return sorted(names)
+
+
+def varying(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> list[str]:
+    """The keys whose value differs between runs (plus backbone and sta, always shown)."""
+    shown = []
+    for key in keys:
+        values = {json.dumps(run["config"].get(key)) for run in runs}
+        if len(values) > 1 or key in ("backbone", "sta"):
+            shown.append(key)
+    return shown
+
+
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite or len(finite) != len(values):
+        return None
+    return sum(finite) / len(finite)
+
+
+def _label(key: str, value: Any) -> str:
+    if key == "sta":
+        return "STAloss" if value else "MOV"
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def summarise(runs: list[dict[str, Any]], metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: one row per settings group, metrics averaged over its splits."""
+    keys = varying(runs, GROUP_KEYS)
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        groups[tuple(json.dumps(run["config"].get(k)) for k in keys)].append(run)
+    header = [*keys, "splits", *metrics]
+    rows = []
+    for _, members in sorted(groups.items()):
+        config = members[0]["config"]
+        splits = sorted({m["config"].get("split") for m in members})
+        row = [_label(k, config.get(k)) for k in keys]
+        row.append(",".join(str(s) for s in splits))
+        for name in metrics:
+            mean = _mean([m.get("metrics", {}).get(name) for m in members])
+            row.append("-" if mean is None else f"{mean:.2f}")
+        rows.append(row)
+    return header, rows
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("multirun_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: input)")
+    parser.add_argument("--metrics", nargs="*", default=None,
+                        help="metric names (default: every val/* metric found)")
+    args = parser.parse_args(argv)
+    root = args.multirun_dir
+    runs = load_runs(root) if root.is_dir() else []
+    if not runs:
+        print(f"error: {root}: no {METRICS_FILE} found (is it a `python -m iodvideo.train -m` "
+              "output directory?)", file=sys.stderr)
+        return 2
+    metrics = metric_names(runs, args.metrics)
+    header, rows = summarise(runs, metrics)
+    out = args.out or root
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(header, rows)
+    (out / "results.md").write_text(table)
+    write_csv(out / "results.csv", header, rows)
+    per_run_header = ["run_dir", *GROUP_KEYS, *AVERAGED_KEYS, *metrics]
+    per_run = [
+        [run["run_dir"], *(run["config"].get(k) for k in (*GROUP_KEYS, *AVERAGED_KEYS)),
+         *(run.get("metrics", {}).get(m) for m in metrics)]
+        for run in runs
+    ]
+    write_csv(out / "runs.csv", per_run_header, per_run)
+    print(table, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
