@@ -226,10 +226,23 @@ def _tube_ap(split: int, videos: list[str], tubes: dict) -> dict[str, float] | N
     return {f"videoAP@{t:g}": 100 * ap for t, ap in aps.items()}
 
 
+def checkpoint_decode(decode: DictConfig | dict, config: dict) -> dict:
+    """Decoder settings for a checkpoint: ``mode``/``offset_scale`` left null follow the loss
+    the checkpoint was trained with (STA head iff ``loss.sta``), so they cannot disagree."""
+    out = dict(decode)
+    loss = config.get("loss") or {}
+    if out.get("mode") is None:
+        out["mode"] = "sta" if loss.get("sta") else "mov"
+    if out.get("offset_scale") is None:
+        out["offset_scale"] = float(loss.get("offset_scale", 18.0))
+    return out
+
+
 def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, tuple]:
     from hydra.utils import instantiate
 
     detector, config = load_detector(cfg.ckpt)
+    decode = checkpoint_decode(cfg.decode, config)
     device = _device(str(cfg.device))
     out = {}
     for split in splits:
@@ -241,7 +254,7 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, t
         datamodule.prepare_data()
         datamodule.setup("validate")
         videos, tubes = datamodule.eval_ground_truth()
-        clips = infer_clips(detector, datamodule, cfg.decode, device)
+        clips = infer_clips(detector, datamodule, decode, device)
         dets = {v: clips_to_frame_detections(c, detector.clip_len) for v, c in clips.items()}
         if cfg.save_detections:
             save_detections(out_dir / "detections" / f"split{split}", dets)

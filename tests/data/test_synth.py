@@ -203,7 +203,7 @@ def test_config_defaults_are_conf_synth_yaml():
         {"num_videos": 2}, {"max_frames": 5, "min_frames": 10}, {"height": 0},
         {"clear_contrast": [5.0, 1.0]}, {"noise_sigma": "loud"}, {"box_threshold": 1.5},
         {"image_ext": "gif"}, {"dynamic_fraction": 2.0}, {"seed": -1}, {"num_videos": 4.5},
-        {"trajectories": "fake"},
+        {"trajectories": "fake"}, {"difficulty": "nightmare"}, {"camera_speed": [1.0, 0.5]},
     ],
 )
 def test_bad_config_values_are_refused_clearly(bad):
@@ -224,6 +224,17 @@ def test_plan_matches_the_config():
     assert all(20 <= p.nframes <= 25 for p in plans)
     assert sum(p.clear for p in plans) == round(30 * 0.483)
     assert sum(p.dynamic for p in plans) == round(30 * 0.65)
+
+
+@pytest.mark.parametrize(
+    ("difficulty", "clear", "dynamic"),
+    [("easy", 12, 0), ("hard", 0, 12), ("balanced", 6, 6), ("vague", 0, round(12 * 0.65)),
+     ("static", round(12 * 0.483), 0)],
+)
+def test_difficulty_presets_set_the_mix(difficulty, clear, dynamic):
+    plans = plan_videos(SynthConfig(num_videos=12, difficulty=difficulty))
+    assert sum(p.clear for p in plans) == clear
+    assert sum(p.dynamic for p in plans) == dynamic
 
 
 def test_cli_writes_a_tiny_set_and_refuses_to_clobber_it(tmp_path):
@@ -306,6 +317,7 @@ def test_cli_stats_and_preview(tmp_path):
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "CCR frame" in done.stdout and "motion" in done.stdout and "width" in done.stdout
+    assert "goal" in done.stdout and ("PASS" in done.stdout or "FAIL" in done.stdout)
     out = tmp_path / "pictures"
     done = subprocess.run(
         [sys.executable, "-m", "iodvideo.synth", "preview", f"out={out}", *small],
@@ -313,3 +325,52 @@ def test_cli_stats_and_preview(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert any(out.glob("*.png")) and any(out.glob("*.gif"))
+
+
+def test_a_small_default_like_set_hides_the_gas_and_reveals_it_by_motion():
+    """Issue 4's saliency and motion goals on a small set with moving cameras and distractors."""
+    from iodvideo.data.synth.stats import CCR_GOAL, MOTION_GOAL, measure, summarise
+
+    config = SynthConfig(num_videos=12, min_frames=16, max_frames=16, clear_fraction=0.5)
+    summary = summarise(measure(config))
+    assert summary["dynamic-vague"]["videos"] >= 3
+    for group in ("clear", "vague"):
+        assert summary[group]["ccr_frame"] < CCR_GOAL[group], (group, summary[group])
+        assert summary[group]["motion_ratio"] >= MOTION_GOAL, (group, summary[group])
+        assert summary[group]["ccr_std"] > summary[group]["ccr_frame"], (group, summary[group])
+
+
+def test_box_sizes_and_steps_match_iod_video():
+    """Width, height and per-frame centre step percentiles within 25 % of the real ones."""
+    from iodvideo.data.synth.stats import box_statistics, check_properties, sample_tubes
+
+    tubes = sample_tubes(SynthConfig())
+    assert len(tubes) >= 200
+    for tube in tubes.values():  # annotation-like: whole pixels
+        np.testing.assert_array_equal(tube, np.rint(tube))
+    checks = check_properties({}, box_statistics(tubes, 240, 320))
+    assert len(checks) == 4
+    assert all(c.ok for c in checks), checks
+
+
+def test_tube_only_path_gives_the_rendered_tube():
+    from iodvideo.data.synth.render import video_tube
+    from iodvideo.data.synth.stats import render_in_memory
+
+    config = SynthConfig(**TINY, seed=5)
+    for video in plan_videos(config)[:3]:
+        _, tube = render_in_memory(video, config)
+        np.testing.assert_array_equal(video_tube(video, config), tube)
+
+
+def test_dynamic_cameras_drift_slowly_in_whole_pixels():
+    from iodvideo.data.synth.camera import dynamic_path
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        path = dynamic_path(rng, 200, 240, 320, 40, 0.06, (0.05, 0.4))
+        if np.all(path.scale == 1.0):
+            assert path.is_translation
+            steps = np.abs(np.diff(path.offset, axis=0))
+            assert steps.max() <= 1.0 and steps.mean() < 0.4
+        assert np.abs(path.offset - path.offset[0]).max() <= 2 * 0.06 * 320 + 1

@@ -19,6 +19,18 @@ Range = tuple[float, float]
 IMAGE_EXTS = ("png", "jpg")
 VIDEO_FORMATS = ("none", "avi", "mp4")
 TRAJECTORY_MODES = ("synthetic", "real")
+# difficulty presets: (fraction of clear videos, fraction of dynamic videos); None = use the
+# config's clear_fraction and dynamic_fraction (IOD-Video's mix unless changed)
+DIFFICULTY_PRESETS: dict[str, tuple[float | None, float | None]] = {
+    "fractions": (None, None),
+    "balanced": (0.5, 0.5),
+    "easy": (1.0, 0.0),  # static camera, clear gas only
+    "hard": (0.0, 1.0),  # moving camera, vague gas only
+    "clear": (1.0, None),
+    "vague": (0.0, None),
+    "static": (None, 0.0),
+    "dynamic": (None, 1.0),
+}
 
 
 @dataclass(frozen=True)
@@ -40,11 +52,13 @@ class SynthConfig:
     background_mean: Range = (100.0, 155.0)
     texture_sigma: Range = (8.0, 18.0)
     flow_speed: Range = (0.8, 3.0)
-    plume_length_median: float = 0.28
+    plume_length_median: float = 0.26
     plume_length_range: Range = (0.05, 0.8)
+    difficulty: str = "fractions"
     clear_fraction: float = 0.483
     dynamic_fraction: float = 0.65
     camera_shift: float = 0.06
+    camera_speed: Range = (0.05, 0.4)
     box_threshold: float = 0.3
     distractors: float = 1.0
     text_overlay: float = 0.3
@@ -53,6 +67,14 @@ class SynthConfig:
     real_annotations: str = ""
     video_format: str = "none"
     fps: float = 25.0
+
+    def mix(self) -> tuple[float, float]:
+        """Fractions of clear and of dynamic videos after applying the ``difficulty`` preset."""
+        clear, dynamic = DIFFICULTY_PRESETS[self.difficulty]
+        return (
+            self.clear_fraction if clear is None else clear,
+            self.dynamic_fraction if dynamic is None else dynamic,
+        )
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -88,7 +110,7 @@ class SynthConfig:
         _require(self.seed >= 0, "seed", self.seed, "a non-negative integer")
         _require(self.image_ext in IMAGE_EXTS, "image_ext", self.image_ext, f"one of {IMAGE_EXTS}")
         for name in ("clear_contrast", "vague_contrast", "noise_sigma", "texture_sigma",
-                     "flow_speed", "plume_length_range"):
+                     "flow_speed", "plume_length_range", "camera_speed"):
             low, high = getattr(self, name)
             _require(0 <= low <= high, name, [low, high], "[low, high] with 0 <= low <= high")
         _require(self.clear_contrast[1] > 0 and self.vague_contrast[1] > 0, "contrast",
@@ -101,6 +123,8 @@ class SynthConfig:
         _require(self.plume_length_range[0] <= self.plume_length_median
                  <= self.plume_length_range[1], "plume_length_median",
                  self.plume_length_median, "inside plume_length_range")
+        _require(self.difficulty in DIFFICULTY_PRESETS, "difficulty", self.difficulty,
+                 f"one of {tuple(DIFFICULTY_PRESETS)}")
         for name in ("clear_fraction", "dynamic_fraction"):
             _require(0 <= getattr(self, name) <= 1, name, getattr(self, name), "in [0, 1]")
         _require(0 <= self.camera_shift <= 0.25, "camera_shift", self.camera_shift,

@@ -79,8 +79,9 @@ def plan_synthetic(config: SynthConfig) -> list[VideoPlan]:
     """Draw names, scene, motion, visibility and length for ``config.num_videos`` videos."""
     rng = np.random.default_rng([config.seed, STREAM_PLAN])
     n = config.num_videos
-    clear = exact_flags(n, config.clear_fraction, rng)
-    dynamic = exact_flags(n, config.dynamic_fraction, rng)
+    clear_fraction, dynamic_fraction = config.mix()
+    clear = exact_flags(n, clear_fraction, rng)
+    dynamic = exact_flags(n, dynamic_fraction, rng)
     weights = np.array(list(SCENE_COUNTS.values()), dtype=np.float64)
     scenes = rng.choice(len(SCENES), size=n, p=weights / weights.sum())
     lengths = rng.integers(config.min_frames, config.max_frames, size=n, endpoint=True)

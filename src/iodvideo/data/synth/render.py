@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from iodvideo.data.synth.background import render_background
-from iodvideo.data.synth.boxes import hold_boxes, smooth_boxes, to_tube
+from iodvideo.data.synth.boxes import annotate
 from iodvideo.data.synth.camera import (
     CameraPath,
     dynamic_path,
@@ -24,14 +24,13 @@ from iodvideo.data.synth.camera import (
     world_margin,
 )
 from iodvideo.data.synth.config import SynthConfig
-from iodvideo.data.synth.distractors import draw_distractors
+from iodvideo.data.synth.distractors import Distractor, draw_distractors
 from iodvideo.data.synth.fitted import BoxFittedPlume
 from iodvideo.data.synth.layout import VideoPlan
 from iodvideo.data.synth.plume import PlumeField, draw_plume_params, envelope_box
-from iodvideo.data.synth.sensor import make_sensor, make_text_overlay
+from iodvideo.data.synth.sensor import Sensor, TextOverlay, make_sensor, make_text_overlay
 
 FrameSink = Callable[[int, np.ndarray], None]
-BOX_HOLD = 1.75  # px at 320 wide: box edges move only after drifting this far (annotator-like)
 
 
 @dataclass(frozen=True)
@@ -60,21 +59,44 @@ def plume_factor(plan: VideoPlan) -> int:
     return 2 if min(plan.height, plan.width) >= 96 else 1
 
 
-def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.ndarray:
-    """Render ``plan`` frame by frame into ``sink``; return its float32 ``(nframes, 5)`` tube."""
-    streams = np.random.SeedSequence(list(plan.entropy)).spawn(7)
-    rng_look, rng_bg, rng_plume, rng_cam, rng_sensor, rng_noise, rng_extra = (
+@dataclass
+class VideoModel:
+    """Everything one video is made of, drawn from its own random streams."""
+
+    look: VideoLook
+    background: np.ndarray
+    world_shape: tuple[int, int]
+    camera: CameraPath
+    factor: int
+    plume: PlumeField | BoxFittedPlume
+    sensor: Sensor
+    distractors: list[Distractor]
+    overlay: TextOverlay | None
+    rng_noise: np.random.Generator
+    rng_annotator: np.random.Generator
+
+
+def build_video(plan: VideoPlan, config: SynthConfig, pixels: bool = True) -> VideoModel:
+    """Draw the scene, camera, plume, sensor and distractors of ``plan``.
+
+    ``pixels=False`` skips the background image (the only costly part) for callers that
+    want the boxes alone; every random draw is the same either way.
+    """
+    streams = np.random.SeedSequence(list(plan.entropy)).spawn(8)
+    rng_look, rng_bg, rng_plume, rng_cam, rng_sensor, rng_noise, rng_extra, rng_annot = (
         np.random.default_rng(s) for s in streams
     )
     h, w, n = plan.height, plan.width, plan.nframes
     look = draw_look(rng_look, plan, config)
     margin = world_margin(w, config.camera_shift, plan.dynamic)
     world_shape = (h + 2 * margin, w + 2 * margin)
-    background = render_background(
-        rng_bg, plan.scene, world_shape, look.background_mean, look.texture_sigma
+    background = (
+        render_background(rng_bg, plan.scene, world_shape, look.background_mean,
+                          look.texture_sigma)
+        if pixels else np.zeros((1, 1), dtype=np.float32)
     )
     camera: CameraPath = (
-        dynamic_path(rng_cam, n, h, w, margin, config.camera_shift)
+        dynamic_path(rng_cam, n, h, w, margin, config.camera_shift, config.camera_speed)
         if plan.dynamic and margin > 0 else static_path(n)
     )
     factor = plume_factor(plan)
@@ -83,7 +105,9 @@ def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.nd
             rng_plume, h, w, margin, config.plume_length_median, config.plume_length_range,
             config.flow_speed,
         )
-        plume = PlumeField(rng_plume, params, world_shape, factor, n, config.box_threshold)
+        plume: PlumeField | BoxFittedPlume = PlumeField(
+            rng_plume, params, world_shape, factor, n, config.box_threshold
+        )
     else:
         plume = BoxFittedPlume(
             rng_plume, plan.target_boxes, camera, world_shape, factor, config.box_threshold,
@@ -100,26 +124,52 @@ def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.nd
         make_text_overlay(rng_extra, (h, w), config.fps)
         if h >= 96 and rng_extra.random() < config.text_overlay else None
     )
+    return VideoModel(look, background, world_shape, camera, factor, plume, sensor,
+                      distractors, overlay, rng_noise, rng_annot)
+
+
+def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.ndarray:
+    """Render ``plan`` frame by frame into ``sink``; return its float32 ``(nframes, 5)`` tube."""
+    return _run(plan, config, sink)
+
+
+def video_tube(plan: VideoPlan, config: SynthConfig) -> np.ndarray:
+    """The tube ``render_video`` returns for ``plan``, without rendering any pixel (fast)."""
+    return _run(plan, config, None)
+
+
+def _run(plan: VideoPlan, config: SynthConfig, sink: FrameSink | None) -> np.ndarray:
+    model = build_video(plan, config, pixels=sink is not None)
+    h, w, n = plan.height, plan.width, plan.nframes
+    camera, plume, factor, world_shape = model.camera, model.plume, model.factor, model.world_shape
     gh, gw = plume.grid_shape
+    contrast = np.float32(model.look.contrast)
     raw_boxes = np.zeros((n, 4))
     last_box = None
     for t in range(n):
-        world = background.copy() if distractors else background
-        for thing in distractors:
-            thing.draw(world, t)
         envelope = plume.envelope(t)
-        density = plume.density(t, envelope)
-        gas = cv2.resize(density, (gw * factor, gh * factor), interpolation=cv2.INTER_LINEAR)
-        scene = world + np.float32(look.contrast) * gas[: world_shape[0], : world_shape[1]]
-        if not camera.is_static:
-            scene = cv2.warpAffine(
-                scene, camera.matrix(t), (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_REFLECT,
-            )
-        frame = sensor.apply(scene, t, rng_noise)
-        if overlay is not None:
-            overlay.draw(frame, t)
-        sink(t + 1, frame)
+        if sink is not None:
+            world = model.background.copy() if model.distractors else model.background
+            for thing in model.distractors:
+                thing.draw(world, t)
+            density = plume.density(t, envelope)
+            if camera.is_static or camera.is_translation:
+                # plume and scene cropped to the view before upsampling: less work
+                frame_view = camera.crop(world, t, h, w) if not camera.is_static else world
+                gas = _gas_in_view(density, camera, t, factor, h, w)
+                scene = frame_view + contrast * gas
+            else:
+                gas = cv2.resize(density, (gw * factor, gh * factor),
+                                 interpolation=cv2.INTER_LINEAR)
+                scene = world + contrast * gas[: world_shape[0], : world_shape[1]]
+                scene = cv2.warpAffine(
+                    scene, camera.matrix(t), (w, h),
+                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT,
+                )
+            frame = model.sensor.apply(scene, t, model.rng_noise)
+            if model.overlay is not None:
+                model.overlay.draw(frame, t)
+            sink(t + 1, frame)
         box = envelope_box(envelope, config.box_threshold, factor)
         if box is None:  # plume momentarily below threshold: keep the annotation where it was
             box = last_box if last_box is not None else _source_box(plume)
@@ -128,8 +178,25 @@ def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.nd
         raw_boxes[t] = (xs[0], ys[0], xs[1], ys[1])
     if plan.target_boxes is not None:
         return np.ascontiguousarray(plan.target_boxes, dtype=np.float32)
-    smoothed = smooth_boxes(raw_boxes, config.box_smoothing)
-    return to_tube(hold_boxes(smoothed, BOX_HOLD * max(h, w) / 320.0), h, w)
+    return annotate(raw_boxes, model.rng_annotator, h, w, config.box_smoothing)
+
+
+def _gas_in_view(
+    density: np.ndarray, camera: CameraPath, t: int, factor: int, h: int, w: int
+) -> np.ndarray:
+    """Full-resolution gas of the frame's view only, for a static or whole-pixel camera."""
+    ox, oy = (int(round(float(v))) for v in camera.offset[t])
+    if factor == 1:
+        return density[oy:oy + h, ox:ox + w]
+    # coarse cells covering the view plus one on each side, upsampled, then cropped exactly
+    cy0, cx0 = max(oy // factor - 1, 0), max(ox // factor - 1, 0)
+    cy1 = min(-(-(oy + h) // factor) + 1, density.shape[0])
+    cx1 = min(-(-(ox + w) // factor) + 1, density.shape[1])
+    part = density[cy0:cy1, cx0:cx1]
+    big = cv2.resize(part, (part.shape[1] * factor, part.shape[0] * factor),
+                     interpolation=cv2.INTER_LINEAR)
+    y0, x0 = oy - cy0 * factor, ox - cx0 * factor
+    return big[y0:y0 + h, x0:x0 + w]
 
 
 def _source_box(plume: PlumeField | BoxFittedPlume) -> tuple[float, float, float, float]:

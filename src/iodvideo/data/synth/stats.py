@@ -125,13 +125,30 @@ def measure_with_tubes(
     return stats, tubes
 
 
-PERCENTILES = (5, 25, 50, 75, 95)
+PERCENTILES = (5, 25, 50, 75, 90, 95)
+# IOD-Video's boxes (reference-notes §1.4, original 320 x 240 pixels) at PERCENTILES, and the
+# fraction of per-frame centre steps that are exactly zero.
+REAL_BOXES_PX = {
+    "width": (23.0, 45.0, 82.0, 131.0, 188.0, 223.0),
+    "height": (19.0, 38.0, 69.0, 109.0, 157.0, 184.0),
+    "step": (0.0, 0.0, 0.5, 1.58, 3.64, 5.52),
+}
+REAL_ZERO_STEPS = 0.346
+REAL_BOXES = {
+    name: np.array(values) / (240.0 if name == "height" else 320.0)
+    for name, values in REAL_BOXES_PX.items()
+}
+BOX_TOLERANCE = 0.25  # relative; a zero real percentile must be matched exactly
+BOX_SAMPLE = 240  # videos whose tubes (no pixels) the box statistics are measured on
+CCR_GOAL = {"vague": 0.5, "clear": 1.5}  # single-frame CCR median must stay below
+MOTION_GOAL = 1.3  # motion ratio median must reach
 
 
 def box_statistics(
     tubes: dict[str, np.ndarray], height: int, width: int
 ) -> dict[str, np.ndarray]:
-    """Percentiles (``PERCENTILES``) of box width/W, height/H and centre step/W per frame.
+    """Percentiles (``PERCENTILES``) of box width/W, height/H and centre step/W per frame,
+    plus ``zero``: the fraction of centre steps that are exactly 0.
 
     Relative units make a 64x64 SynthIOD comparable with 320x240 IOD-Video (§1.4).
     """
@@ -142,10 +159,82 @@ def box_statistics(
         heights.append((t[:, 4] - t[:, 2]) / height)
         cx, cy = (t[:, 1] + t[:, 3]) / 2, (t[:, 2] + t[:, 4]) / 2
         steps.append(np.hypot(np.diff(cx), np.diff(cy)) / width)
-    return {
+    out = {
         name: np.percentile(np.concatenate(values), PERCENTILES)
         for name, values in (("width", widths), ("height", heights), ("step", steps))
     }
+    out["zero"] = np.array([float(np.mean(np.concatenate(steps) == 0.0))])
+    return out
+
+
+def sample_tubes(config: SynthConfig, videos: int = BOX_SAMPLE) -> dict[str, np.ndarray]:
+    """Tubes of ``max(num_videos, videos)`` videos of ``config``, computed without pixels.
+
+    Box percentiles of a couple of dozen videos are dominated by which plumes were drawn,
+    so the box properties are measured on a larger sample of the same generator.
+    """
+    from dataclasses import replace
+
+    from iodvideo.data.synth.render import video_tube
+
+    if config.trajectories == "synthetic":
+        config = replace(config, num_videos=max(config.num_videos, videos))
+    return {v.name: video_tube(v, config) for v in plan_dataset(config).videos}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One measured property of issue 4 against its goal."""
+
+    name: str
+    goal: str
+    measured: str
+    ok: bool
+
+
+def _within(values: np.ndarray, real: np.ndarray) -> bool:
+    return bool(np.all(np.abs(values - real) <= BOX_TOLERANCE * real + 1e-9))
+
+
+def check_properties(
+    summary: dict[str, dict[str, float]], boxes: dict[str, np.ndarray]
+) -> list[Check]:
+    """Issue 4's measured properties: saliency, motion, box sizes and steps vs IOD-Video."""
+    checks = []
+    for group in ("vague", "clear"):
+        if group in summary:
+            value = summary[group]["ccr_frame"]
+            checks.append(Check(f"single-frame CCR, {group} (median)",
+                                f"< {CCR_GOAL[group]}", f"{value:.2f}",
+                                value < CCR_GOAL[group]))
+    # dynamic-vague: the hardest group, where camera motion competes with the gas
+    for group in ("vague", "clear", "dynamic-vague"):
+        if group in summary:
+            value = summary[group]["motion_ratio"]
+            checks.append(Check(f"motion ratio in/out box, {group} (median)",
+                                f">= {MOTION_GOAL}", f"{value:.2f}", value >= MOTION_GOAL))
+    labels = {"width": "box width/W", "height": "box height/H", "step": "centre step/W"}
+    tags = "/".join(f"p{p}" for p in PERCENTILES)
+    for name, label in labels.items():
+        real = REAL_BOXES[name]
+        measured = boxes[name]
+        scale = 320.0 if name == "step" else 1.0  # steps shown in 320-px pixels
+        unit = " (px@320)" if name == "step" else ""
+        checks.append(Check(
+            f"{label} {tags}{unit}",
+            "real +-25%: " + " ".join(_fmt(v * scale) for v in real),
+            " ".join(_fmt(v * scale) for v in measured),
+            _within(measured, real),
+        ))
+    zero = float(boxes["zero"][0])
+    checks.append(Check("centre steps exactly 0", f"real +-25%: {REAL_ZERO_STEPS:.3f}",
+                        f"{zero:.3f}", abs(zero - REAL_ZERO_STEPS) <= BOX_TOLERANCE
+                        * REAL_ZERO_STEPS))
+    return checks
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}"
 
 
 def summarise(stats: Sequence[VideoStats]) -> dict[str, dict[str, float]]:
