@@ -16,7 +16,6 @@ directory. Returns the mean AP@0.5:0.95 for sweepers.
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from iodvideo.config import CONFIG_DIR
-from iodvideo.errors import ConfigError, IODVideoError
+from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
 from iodvideo.evaluation.breakdown import breakdown, per_video, size_terciles
 from iodvideo.evaluation.detections_io import (
     DetectionError,
@@ -321,28 +320,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return rows
 
 
-def _user_error(err: BaseException) -> IODVideoError | None:
-    """The IODVideoError behind ``err`` (Hydra and DataLoader workers wrap exceptions)."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, IODVideoError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    try:
+    with exit_on_user_error():
         rows = evaluate(cfg)
-    except Exception as err:  # bad input: one clear message, no stack trace
-        user_error = _user_error(err)
-        if user_error is None:
-            raise
-        print(f"error: {user_error}", file=sys.stderr)
-        sys.exit(2)
     last = rows.get("avg") or next(iter(rows.values()))
     return float(last["AP@0.5:0.95"])
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from iodvideo.checkpointing import SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
-from iodvideo.errors import IODVideoError, user_message
+from iodvideo.errors import exit_on_user_error
 from iodvideo.lightning_module import IODLitModule, latest_checkpoint
 
 log = logging.getLogger(__name__)
@@ -121,27 +120,8 @@ def write_metrics(cfg: DictConfig, trainer: pl.Trainer, value: float | None) -> 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    try:
+    with exit_on_user_error():
         return train(cfg)
-    except Exception as err:  # bad input: one clear message, no stack trace
-        user_error = find_user_error(err)
-        if user_error is None:
-            raise
-        print(f"error: {user_message(user_error)}", file=sys.stderr)
-        sys.exit(2)
-
-
-def find_user_error(err: BaseException) -> IODVideoError | None:
-    """The IODVideoError behind ``err``, if any: Hydra's ``instantiate`` and DataLoader
-    workers wrap the exceptions they see, and the user should read the original message."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, IODVideoError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 if __name__ == "__main__":

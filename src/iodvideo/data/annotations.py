@@ -7,7 +7,6 @@ is reported in one error, each line naming the video, so a broken file is fixed 
 
 from __future__ import annotations
 
-import io
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,30 +15,13 @@ from typing import Any, Literal
 import numpy as np
 
 from iodvideo.errors import AnnotationError, DatasetNotFoundError
+from iodvideo.safe_pickle import restricted_loads
 
-# numpy's array pickles name their reconstruction helpers; nothing else may be imported.
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
 _REQUIRED_KEYS = ("labels", "nframes", "resolution", "train_videos", "test_videos", "gttubes")
 _MAX_LISTED_PROBLEMS = 20
 
 Subset = Literal["train", "test"]
 Visibility = Literal["clear", "vague"]
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Refuses every global except numpy's array/dtype reconstructors."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global '{module}.{name}'")
 
 
 def safe_load_pickle(path: Path) -> Any:
@@ -49,7 +31,7 @@ def safe_load_pickle(path: Path) -> Any:
     except OSError as err:
         raise DatasetNotFoundError(f"{path}: cannot read annotation file ({err})") from None
     try:
-        return _RestrictedUnpickler(io.BytesIO(data), encoding="iso-8859-1").load()
+        return restricted_loads(data)
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
         raise AnnotationError(f"{path}: not a safe IOD-Video annotation pickle ({err})") from None
 

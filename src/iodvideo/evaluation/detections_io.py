@@ -13,41 +13,23 @@ Video keys contain a ``/`` (``TrueLeakedGas/002_...``), so both formats nest one
 
 from __future__ import annotations
 
-import io
-import pickle
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from iodvideo.errors import IODVideoError
 from iodvideo.inference.merge import clips_to_frame_detections
-
-_ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
+from iodvideo.safe_pickle import restricted_loads
 
 
 class DetectionError(IODVideoError):
     """Detections on disk are missing, malformed, or name videos that do not exist."""
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global '{module}.{name}'")
-
-
 def _load_clip_pickle(path: Path, columns: int | None) -> np.ndarray:
     try:
-        raw = _ArrayUnpickler(io.BytesIO(path.read_bytes()), encoding="iso-8859-1").load()
+        raw = restricted_loads(path.read_bytes())
     except FileNotFoundError:
         raise DetectionError(
             f"{path}: clip detections missing (every clip start is needed)"
