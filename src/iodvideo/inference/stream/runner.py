@@ -1,0 +1,195 @@
+"""A checkpoint's detector as a clip → tubelets function, and the clip schedule of a video.
+
+:class:`ClipRunner` preprocesses frames exactly as training does (``ResizeNormalize``: square
+resize, COCO BGR normalisation), runs the ``ClipDetector``, decodes MOV or STA tubelets (notes
+§8) and maps them back to the frames' own resolution, so any input size works.
+:func:`clip_starts` / :func:`iter_clip_batches` schedule the clips of a video of known length
+while reading its frames once, in order, with a bounded number of frames in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from iodvideo.data.transforms import ResizeNormalize
+from iodvideo.errors import ConfigError
+from iodvideo.inference.decode import boxes_to_image, decode_clips
+
+log = logging.getLogger(__name__)
+
+
+def _select(config: dict, dotted: str, default: Any = None) -> Any:
+    node: Any = config
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def backbone_name(config: dict) -> str:
+    """Short backbone name of a training config (``tsm``, ``resnet``, ...)."""
+    from iodvideo.models.registry import BACKBONES
+
+    target = str(_select(config, "model.backbone._target_", "?"))
+    cls_name = target.rsplit(".", 1)[-1]
+    for name, cls in BACKBONES.items():
+        if cls.__name__ == cls_name:
+            return name
+    return cls_name
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ConfigError(f"device={name!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but no CUDA GPU is available; use device=cpu")
+    return device
+
+
+@dataclass
+class ClipRunner:
+    """Runs one detector on clips of preprocessed frames; returns tubelets in image pixels."""
+
+    detector: torch.nn.Module
+    input_size: int
+    down_ratio: int = 4
+    mode: str = "mov"
+    top_n: int = 100
+    offset_scale: float = 18.0
+    device: torch.device = torch.device("cpu")
+    backbone: str = "?"
+    config: dict | None = None
+
+    def __post_init__(self) -> None:
+        self.detector = self.detector.to(self.device).eval()
+        self.transform = ResizeNormalize(self.input_size, self.down_ratio)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str = "auto", mode: str | None = None,
+        top_n: int = 100, offset_scale: float | None = None,
+    ) -> ClipRunner:
+        """Rebuild the detector from a training checkpoint (its config travels inside it)."""
+        from iodvideo.eval import load_detector
+
+        detector, config = load_detector(path)
+        sta = bool(_select(config, "evaluation.sta", _select(config, "loss.sta", False)))
+        scale = offset_scale if offset_scale is not None else float(
+            _select(config, "evaluation.offset_scale", _select(config, "loss.offset_scale", 18.0))
+        )
+        return cls(
+            detector,
+            input_size=int(_select(config, "data.input_size", 288)),
+            down_ratio=int(_select(config, "data.down_ratio", 4)),
+            mode=mode or ("sta" if sta else "mov"),
+            top_n=top_n,
+            offset_scale=scale,
+            device=resolve_device(device),
+            backbone=backbone_name(config),
+            config=config,
+        )
+
+    @property
+    def clip_len(self) -> int:
+        return int(self.detector.clip_len)
+
+    @property
+    def context(self) -> int:
+        """Extra frames each side a clip needs (TDN: 2)."""
+        return int(getattr(getattr(self.detector, "backbone", None), "context_frames", 0))
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.clip_len + 2 * self.context
+
+    def preprocess(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 BGR ``(T, H, W, 3)`` → float ``(T, 3, S, S)`` as in training."""
+        return torch.from_numpy(self.transform.frames(frames))
+
+    @torch.inference_mode()
+    def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.detector(clips.to(self.device))
+
+    def decode(self, out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> np.ndarray:
+        """Head outputs → ``(B, N, 4K+1)`` float64 tubelets in image pixels."""
+        dets = decode_clips(out, self.mode, self.top_n, self.offset_scale).float().cpu()
+        grid_hw = tuple(out["hm"].shape[-2:])
+        return boxes_to_image(dets, grid_hw, image_hw).double().numpy()
+
+    def __call__(self, clips: torch.Tensor, image_hw: tuple[int, int]) -> np.ndarray:
+        """``clips (B, K(+2·context), 3, S, S)`` preprocessed → tubelets in image pixels."""
+        return self.decode(self.forward(clips), image_hw)
+
+
+def clip_starts(num_frames: int, clip_len: int, stride: int = 1) -> list[int]:
+    """1-based clip starts: every ``stride``-th of 1..n−K+1, always ending on n−K+1 so the
+    last frames are covered (reference-notes §2.2 for stride 1); one clip when n < K."""
+    if stride < 1:
+        raise ConfigError(f"stride must be >= 1, got {stride}")
+    last = max(1, num_frames - clip_len + 1)
+    starts = list(range(1, last + 1, stride))
+    if starts[-1] != last:
+        starts.append(last)
+    return starts
+
+
+def clip_frame_indices(start: int, clip_len: int, context: int, num_frames: int) -> list[int]:
+    """Frames a clip reads: ``start−context .. start+K−1+context`` clamped to 1..n (edge
+    replication, as the reference does for TDN and as videos shorter than K are padded)."""
+    return [min(max(f, 1), num_frames)
+            for f in range(start - context, start + clip_len + context)]
+
+
+def iter_clip_batches(
+    frames: Iterable[np.ndarray], num_frames: int, runner_preprocess: Any, clip_len: int,
+    context: int = 0, stride: int = 1, batch_size: int = 8,
+) -> Iterator[tuple[list[int], torch.Tensor, tuple[int, int]]]:
+    """Read ``frames`` once, in order; yield ``(starts, clips (B, T, 3, S, S), image_hw)``.
+
+    At most one clip span (plus the frames read ahead for it) stays in memory.
+    """
+    starts = clip_starts(num_frames, clip_len, stride)
+    cache: dict[int, torch.Tensor] = {}
+    stream = iter(frames)
+    read = 0
+    image_hw: tuple[int, int] | None = None
+    batch: list[torch.Tensor] = []
+    batch_starts: list[int] = []
+    for index, start in enumerate(starts):
+        needed = clip_frame_indices(start, clip_len, context, num_frames)
+        while read < max(needed):
+            try:
+                frame = next(stream)
+            except StopIteration:
+                raise ConfigError(
+                    f"the source ended after {read} frames but announced {num_frames}"
+                ) from None
+            read += 1
+            if image_hw is None:
+                image_hw = (int(frame.shape[0]), int(frame.shape[1]))
+            elif frame.shape[:2] != image_hw:
+                raise ConfigError(f"frame {read} is {frame.shape[1]}x{frame.shape[0]} but the "
+                                  f"video started at {image_hw[1]}x{image_hw[0]}")
+            cache[read] = runner_preprocess(frame[None])[0]
+        batch.append(torch.stack([cache[f] for f in needed]))
+        batch_starts.append(start)
+        if index + 1 < len(starts):
+            keep_from = min(clip_frame_indices(starts[index + 1], clip_len, context, num_frames))
+            for f in [f for f in cache if f < keep_from]:
+                del cache[f]
+        if len(batch) == batch_size or index + 1 == len(starts):
+            assert image_hw is not None
+            yield batch_starts, torch.stack(batch), image_hw
+            batch, batch_starts = [], []

@@ -1,0 +1,245 @@
+"""Predict: ``python -m iodvideo.predict ckpt=<checkpoint> input=<video | folder | glob>``.
+
+Rebuilds the detector from the checkpoint (any backbone: the training config travels inside
+it), reads the input once with decord (or the frame images), runs every clip (stride 1 by
+default; frames resized as in training, boxes mapped back to the original size), merges clips
+per frame exactly as evaluation does, links tubes (§9.3) and writes per-frame detections
+(CSV + JSON lines, one track id per linked tube), ``tracks.csv``, an annotated ``.mp4`` and a
+``.gif`` preview with an optional frame-difference panel. With ``gt=<annotation pickle>`` it
+also prints this video's frameAP. Videos shorter than K are padded by edge replication.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from iodvideo.config import CONFIG_DIR
+from iodvideo.errors import ConfigError, exit_on_user_error
+from iodvideo.inference.stream.offline import LinkConfig, VideoPrediction, predict_video
+from iodvideo.inference.stream.render import PreviewWriter, draw_detections
+from iodvideo.inference.stream.runner import ClipRunner
+from iodvideo.inference.stream.sources import (
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    FrameSource,
+    is_glob,
+    natural_key,
+    open_source,
+)
+
+log = logging.getLogger(__name__)
+
+
+def expand_inputs(spec: str) -> list[str]:
+    """One entry per video: a glob or folder of video files gives each file; a video file, a
+    frame folder or a glob of frame images is one video."""
+    path = Path(spec).expanduser()
+    if is_glob(spec) and not path.exists():
+        matches = sorted(glob.glob(str(path)), key=natural_key)
+        videos = [m for m in matches if Path(m).suffix.lower() in VIDEO_EXTS]
+        if videos and len(videos) == len(matches):
+            return videos
+        return [spec]
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.is_file()]
+        if not any(p.suffix.lower() in IMAGE_EXTS for p in files):
+            videos = sorted((str(p) for p in files if p.suffix.lower() in VIDEO_EXTS),
+                            key=natural_key)
+            if videos:
+                return videos
+    return [spec]
+
+
+def _progress(total: int, enabled: bool, label: str):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   disable=not enabled, transient=False)
+    task = bar.add_task(label, total=total)
+    return bar, (lambda done: bar.update(task, completed=done))
+
+
+def _frame_time(frame: int, fps: float) -> float:
+    return round((frame - 1) / fps, 4)
+
+
+def write_detections(out_dir: Path, pred: VideoPrediction) -> None:
+    """``detections.csv`` (one row per written box) and ``detections.jsonl`` (one line per
+    frame, frames without a box get an empty list), plus ``tracks.csv``."""
+    rows, ids = pred.shown, pred.track_ids
+    with open(out_dir / "detections.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["frame", "time", "x1", "y1", "x2", "y2", "score", "track"])
+        for row, track in zip(rows, ids, strict=True):
+            frame = int(row[0])
+            writer.writerow([frame, _frame_time(frame, pred.fps),
+                             *(f"{v:.2f}" for v in row[1:5]), f"{row[5]:.6f}", int(track)])
+    by_frame: dict[int, list[dict[str, Any]]] = {f: [] for f in range(1, pred.num_frames + 1)}
+    for row, track in zip(rows, ids, strict=True):
+        by_frame[int(row[0])].append({
+            "box": [round(float(v), 2) for v in row[1:5]], "score": round(float(row[5]), 6),
+            "track": int(track),
+        })
+    with open(out_dir / "detections.jsonl", "w") as handle:
+        for frame, dets in by_frame.items():
+            handle.write(json.dumps({"frame": frame, "time": _frame_time(frame, pred.fps),
+                                     "detections": dets}) + "\n")
+    with open(out_dir / "tracks.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["track", "frame", "x1", "y1", "x2", "y2", "tube_score"])
+        for number, tube in enumerate(pred.tubes, start=1):
+            for box in tube.boxes:
+                writer.writerow([number, int(box[0]), *(f"{v:.2f}" for v in box[1:5]),
+                                 f"{tube.score:.6f}"])
+
+
+def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
+                 render: DictConfig) -> list[Path]:
+    """Second pass over the frames: annotated ``<video>.mp4`` and ``<video>.gif``."""
+    mp4 = out_dir / f"{pred.name}.mp4" if render.mp4 else None
+    gif = out_dir / f"{pred.name}.gif" if render.gif else None
+    if mp4 is None and gif is None:
+        return []
+    every = max(1, -(-pred.num_frames // int(render.gif_max_frames)))
+    writer = PreviewWriter(mp4, gif, pred.fps, bool(render.side_panel), float(render.diff_gain),
+                           every, int(render.gif_width), int(render.gif_max_frames))
+    shown = pred.shown[:, 5] >= float(render.min_score)
+    rows, ids = pred.shown[shown], pred.track_ids[shown]
+    frames = rows[:, 0].astype(np.int64)
+    try:
+        for number, frame in enumerate(source, start=1):
+            sel = frames == number
+            label = f"{pred.name}  frame {number}  t={_frame_time(number, pred.fps):.2f}s"
+            writer.write(frame, draw_detections(frame, rows[sel, 1:5], rows[sel, 5].tolist(),
+                                                ids[sel].tolist(), label))
+    finally:
+        writer.close()
+    return [p for p in (mp4, gif) if p is not None]
+
+
+def video_key(spec: str, keys: set[str], explicit: str | None) -> str | None:
+    """The annotation key of an input: ``explicit``, else the path's trailing parts."""
+    if explicit:
+        return explicit if explicit in keys else None
+    path = Path(spec)
+    stem = path.with_suffix("") if path.suffix.lower() in VIDEO_EXTS else path
+    if is_glob(spec):
+        stem = Path(spec).parent
+    parts = stem.parts
+    for n in range(1, min(4, len(parts)) + 1):
+        candidate = "/".join(parts[-n:])
+        if candidate in keys:
+            return candidate
+    return None
+
+
+def gt_metrics(cfg: DictConfig, spec: str, pred: VideoPrediction) -> dict[str, float] | None:
+    from iodvideo.data.annotations import load_annotations
+    from iodvideo.evaluation.metrics import paper_metrics
+
+    annotations = load_annotations(Path(str(cfg.gt)))
+    key = video_key(spec, set(annotations.nframes), cfg.video)
+    if key is None:
+        warnings.warn(f"{spec}: video not found in {cfg.gt} (set video=<key>); no metrics",
+                      stacklevel=1)
+        return None
+    if annotations.nframes[key] != pred.num_frames:
+        raise ConfigError(f"{spec}: has {pred.num_frames} frames but {cfg.gt} says video "
+                          f"{key} has {annotations.nframes[key]}")
+    assert pred.merged is not None
+    result = paper_metrics({key: pred.merged}, {key: annotations.tube(key)}, workers=1)
+    metrics = {k: v for k, v in result.metrics.items() if np.isfinite(v)}
+    return {"video": key, **metrics}
+
+
+def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -> dict[str, Any]:
+    source = open_source(spec, cfg.fps)
+    num_frames = source.num_frames or 0
+    if num_frames < runner.clip_len:
+        warnings.warn(
+            f"{source.describe()}: {num_frames} frame(s), shorter than the clip length "
+            f"K={runner.clip_len}; the clip is padded by repeating the last frame",
+            stacklevel=1,
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    link = LinkConfig(**OmegaConf.to_container(cfg.link, resolve=True))
+    bar, update = _progress(num_frames, bool(cfg.progress), source.name)
+    with bar:
+        pred = predict_video(
+            runner, source, int(cfg.stride), int(cfg.batch_size), int(cfg.keep_per_frame),
+            float(cfg.score_threshold), keep_all=bool(cfg.save_merged or cfg.gt),
+            link=link, progress=update,
+        )
+    write_detections(out_dir, pred)
+    if cfg.save_merged and pred.merged is not None:
+        np.save(out_dir / "detections_merged.npy", pred.merged)
+    previews = render_video(source, pred, out_dir, cfg.render)
+    summary: dict[str, Any] = {
+        "input": spec, "video": pred.name, "frames": pred.num_frames,
+        "height": pred.image_hw[0], "width": pred.image_hw[1], "fps": pred.fps,
+        "backbone": runner.backbone, "clip_len": runner.clip_len, "stride": int(cfg.stride),
+        "decode": runner.mode, "padded": pred.padded, "tracks": len(pred.tubes),
+        "inference_seconds": round(pred.seconds, 3),
+        "frames_per_second": round(pred.num_frames / max(pred.seconds, 1e-9), 2),
+        "outputs": sorted(p.name for p in out_dir.iterdir()) + [p.name for p in previews
+                                                                 if not p.exists()],
+    }
+    if cfg.gt:
+        metrics = gt_metrics(cfg, spec, pred)
+        if metrics is not None:
+            from iodvideo.evaluation.report import metrics_table
+
+            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+            print(metrics_table({metrics["video"]: metrics},
+                                [n for n in metrics if n != "video"]))
+            summary["metrics"] = metrics
+    summary["outputs"] = sorted(p.name for p in out_dir.iterdir())
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"{pred.name}: {pred.num_frames} frames, {len(pred.tubes)} track(s), "
+          f"{summary['frames_per_second']} frames/s -> {out_dir}")
+    return summary
+
+
+def predict(cfg: DictConfig) -> list[dict[str, Any]]:
+    for key in ("ckpt", "input"):
+        if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
+            raise ConfigError(f"{key}=... is required (see --help)")
+    specs = expand_inputs(str(cfg.input))
+    runner = ClipRunner.from_checkpoint(
+        str(cfg.ckpt), str(cfg.device), cfg.decode.mode, int(cfg.decode.top_n),
+        cfg.decode.offset_scale,
+    )
+    log.info("checkpoint: %s backbone, K=%d, input %d, decode %s", runner.backbone,
+             runner.clip_len, runner.input_size, runner.mode)
+    out_dir = Path(str(cfg.output_dir))
+    return [predict_one(cfg, runner, spec,
+                        out_dir / Path(spec).stem if len(specs) > 1 else out_dir)
+            for spec in specs]
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        predict(cfg)
+
+
+if __name__ == "__main__":
+    main()

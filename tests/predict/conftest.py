@@ -1,0 +1,111 @@
+"""Session fixtures: tiny SynthIOD videos (with and without gas) and tiny checkpoints.
+
+The resnet checkpoint comes from the real training entry point (one batch of
+``experiment=smoke``); the TSM one is built from the same composed config with random weights
+and saved in the format training writes (config inside, ``detector.`` weights), which is all
+``load_detector`` reads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+VIDEO = "TrueLeakedGas/001_factory_static_clear"
+COMMON = dict(num_videos=3, min_frames=40, max_frames=40, height=64, width=80,
+              clear_fraction=1.0, distractors=0.0, text_overlay=0.0, dynamic_fraction=0.0,
+              camera_shift=0.0, video_format="avi", seed=3)
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("predict")
+
+
+@pytest.fixture(scope="session")
+def plume_root(work: Path) -> Path:
+    """SynthIOD with one strong persistent plume per video (static camera, no distractors)."""
+    from iodvideo.data.synth import SynthConfig, generate_synthiod
+
+    generate_synthiod(work / "plume", SynthConfig(clear_contrast=(30.0, 30.0), **COMMON))
+    return work / "plume"
+
+
+@pytest.fixture(scope="session")
+def noplume_root(work: Path) -> Path:
+    """The same scenes with an invisible plume (contrast 0.001 grey levels)."""
+    from iodvideo.data.synth import SynthConfig, generate_synthiod
+
+    generate_synthiod(work / "noplume", SynthConfig(clear_contrast=(0.001, 0.001), **COMMON))
+    return work / "noplume"
+
+
+@pytest.fixture(scope="session")
+def plume_video(plume_root: Path) -> Path:
+    return plume_root / "Videos" / f"{VIDEO}.avi"
+
+
+def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def resnet_ckpt(work: Path) -> Path:
+    run = work / "train_resnet"
+    proc = run_module("iodvideo.train", "experiment=smoke", f"data.root={work / 'train_synth'}",
+                      f"hydra.run.dir={run}", "trainer.limit_train_batches=1",
+                      "+trainer.limit_val_batches=1", "callbacks.val_images=null",
+                      "callbacks.progress_bar=null", "logger=csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run / "checkpoints" / "last.ckpt"
+
+
+def built_checkpoint(path: Path, backbone: str, *overrides: str) -> Path:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from iodvideo.config import CONFIG_DIR
+    from iodvideo.lightning_module import CONFIG_KEY
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=smoke", f"backbone={backbone}",
+                                          "data.root=unused", *overrides])
+    config = {k: OmegaConf.to_container(cfg[k], resolve=True)
+              for k in ("model", "data", "evaluation", "loss", "backbone")}
+    torch.manual_seed(0)
+    detector = instantiate(OmegaConf.create(config["model"]))
+    with torch.no_grad():  # BN statistics away from 0/1 so that eval mode is not trivial
+        for m in detector.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    torch.save({"state_dict": {f"detector.{k}": v for k, v in detector.state_dict().items()},
+                CONFIG_KEY: config}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tsm_ckpt(work: Path) -> Path:
+    return built_checkpoint(work / "tsm.ckpt", "tsm")
+
+
+def base_config(name: str, out: Path, **values):
+    """``conf/<name>.yaml`` with ``output_dir`` and ``values`` set, for in-process calls."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.load(REPO / "conf" / f"{name}.yaml")
+    cfg.pop("hydra", None)
+    cfg.pop("defaults", None)
+    cfg.output_dir = str(out)
+    for key, value in values.items():
+        OmegaConf.update(cfg, key, value, merge=False)
+    return cfg

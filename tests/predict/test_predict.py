@@ -1,0 +1,131 @@
+"""Offline prediction: outputs, evaluator-exact merging, short videos, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from iodvideo.errors import ConfigError, FrameReadError, IODVideoError
+from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.inference.stream.offline import predict_video
+from iodvideo.inference.stream.runner import ClipRunner, clip_frame_indices, clip_starts
+from iodvideo.inference.stream.sources import open_source
+
+from .conftest import VIDEO, base_config, run_module
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_predict_cli_writes_every_output(resnet_ckpt: Path, plume_root: Path, plume_video: Path,
+                                         work: Path) -> None:
+    out = work / "pred_cli"
+    proc = run_module("iodvideo.predict", f"ckpt={resnet_ckpt}", f"input={plume_video}",
+                      f"gt={plume_root / 'TrueLeakedGas.pkl'}", "progress=false",
+                      "link.min_length=3", "link.min_score=0", f"hydra.run.dir={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    n, height, width = 40, 64, 80
+    rows = _csv(out / "detections.csv")
+    assert [int(r["frame"]) for r in rows] == list(range(1, n + 1))  # one row per frame
+    for r in rows:
+        assert 0 <= float(r["x1"]) <= width - 1 and 0 <= float(r["x2"]) <= width - 1
+        assert 0 <= float(r["y1"]) <= height - 1 and 0 <= float(r["y2"]) <= height - 1
+        assert 0 <= float(r["score"]) <= 1
+    lines = [json.loads(x) for x in (out / "detections.jsonl").read_text().splitlines()]
+    assert [x["frame"] for x in lines] == list(range(1, n + 1))
+    assert all(len(x["detections"]) == 1 for x in lines)
+    tracks = _csv(out / "tracks.csv")
+    assert tracks, "min_length=3 on 40 frames links at least one tube"
+    assert {int(r["track"]) for r in rows} <= {0} | {int(t["track"]) for t in tracks}
+    name = plume_video.stem
+    capture = cv2.VideoCapture(str(out / f"{name}.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == n
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 2 * width  # + difference panel
+    capture.release()
+    from PIL import Image
+
+    with Image.open(out / f"{name}.gif") as gif:
+        assert gif.n_frames == n
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["video"] == VIDEO and 0 <= metrics["AP@0.5"] <= 100
+    assert "AP@0.5" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == n and summary["backbone"] == "resnet"
+
+
+def test_merging_equals_evaluation(resnet_ckpt: Path, plume_root: Path) -> None:
+    """Incremental per-frame merging == the evaluator's merge of every clip at once, for a
+    frame folder read once in order (batches of 3 clips to cross batch boundaries)."""
+    runner = ClipRunner.from_checkpoint(resnet_ckpt, "cpu")
+    folder = plume_root / "Frames" / VIDEO
+    source = open_source(folder)
+    pred = predict_video(runner, source, batch_size=3, keep_all=True)
+    frames = np.stack(list(source))
+    k = runner.clip_len
+    clips = {}
+    for start in clip_starts(len(frames), k):
+        index = [f - 1 for f in clip_frame_indices(start, k, 0, len(frames))]
+        clip = runner.preprocess(frames[index])[None]
+        clips[start] = runner(clip, frames.shape[1:3])[0]
+    expected = clips_to_frame_detections(clips, k)
+    assert pred.merged is not None and pred.merged.shape == expected.shape
+    np.testing.assert_allclose(pred.merged, expected, rtol=0, atol=1e-4)
+    assert np.array_equal(pred.merged[:, 0], expected[:, 0])
+
+
+def test_stride_covers_every_frame() -> None:
+    assert clip_starts(10, 4, 1) == list(range(1, 8))
+    assert clip_starts(10, 4, 3) == [1, 4, 7]
+    assert clip_starts(11, 4, 3) == [1, 4, 7, 8]
+    assert clip_starts(2, 4, 1) == [1]
+    assert clip_frame_indices(1, 4, 2, 10) == [1, 1, 1, 2, 3, 4, 5, 6]
+
+
+def test_short_video_is_padded(resnet_ckpt: Path, plume_root: Path, work: Path) -> None:
+    folder = work / "short"
+    folder.mkdir()
+    for i in (1, 2):
+        src = plume_root / "Frames" / VIDEO / f"{i:05d}.png"
+        (folder / f"frame{i}.png").write_bytes(src.read_bytes())
+    from iodvideo.predict import predict
+
+    cfg = base_config("predict", work / "pred_short", ckpt=str(resnet_ckpt),
+                      input=str(folder / "*.png"), progress=False)
+    with pytest.warns(UserWarning, match="padded by repeating the last frame"):
+        (summary,) = predict(cfg)
+    assert summary["padded"] and summary["frames"] == 2
+    rows = _csv(work / "pred_short" / "detections.csv")
+    assert [int(r["frame"]) for r in rows] == [1, 2]
+
+
+def test_bad_inputs_give_clear_errors(resnet_ckpt: Path, work: Path, tmp_path: Path) -> None:
+    from iodvideo.predict import predict
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.avi"
+    garbage.write_bytes(b"not a video" * 100)
+    for bad, error in [(empty, FrameReadError), (garbage, FrameReadError),
+                       (tmp_path / "missing.mp4", ConfigError), (tmp_path, FrameReadError)]:
+        cfg = base_config("predict", tmp_path / "out", ckpt=str(resnet_ckpt), input=str(bad),
+                          progress=False)
+        with pytest.raises(error) as info:
+            predict(cfg)
+        assert str(bad) in str(info.value)
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(1)}}, other)
+    cfg = base_config("predict", tmp_path / "out", ckpt=str(other), input=str(empty))
+    with pytest.raises(IODVideoError, match="no training config"):
+        predict(cfg)
+    proc = run_module("iodvideo.predict", f"ckpt={other}", f"input={empty}",
+                      f"hydra.run.dir={tmp_path / 'cli'}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
