@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +58,17 @@ def write_annotations(path: Path, tubes: dict[str, np.ndarray], test: list[list[
 
 def tube(nframes: int, box=(40.0, 30.0, 119.0, 99.0)) -> np.ndarray:
     return np.array([[f, *box] for f in range(1, nframes + 1)], dtype=np.float64)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_eval(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python -m iodvideo.eval`` as a user runs it; ``args`` must set ``output_dir=``, which
+    also becomes ``hydra.run.dir`` so Hydra's ``.hydra/`` stays out of the repository."""
+    out_dir = next(a.split("=", 1)[1] for a in args if a.startswith("output_dir="))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, "-m", "iodvideo.eval", *args, f"hydra.run.dir={out_dir}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )

@@ -4,9 +4,6 @@ the test clips, decode, merge, score; then re-score the saved detections (same n
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -17,21 +14,13 @@ from omegaconf import OmegaConf
 from iodvideo.config import CONFIG_DIR
 from iodvideo.lightning_module import CONFIG_KEY
 
-REPO = Path(__file__).resolve().parents[2]
+from .helpers import run_eval
+
 SYNTH = "{num_videos: 4, min_frames: 16, max_frames: 16, height: 64, width: 64, seed: 0}"
 
 
-def args_dir(args: tuple[str, ...]) -> str:
-    """The run's output_dir (every call here passes one), for Hydra's own files too."""
-    return next(a.split("=", 1)[1] for a in args if a.startswith("output_dir="))
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    return subprocess.run(  # hydra.run.dir: keep Hydra's .hydra/ out of the repository
-        [sys.executable, "-m", "iodvideo.eval", *args, f"hydra.run.dir={args_dir(args)}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
-    )
+def _run(*args: str):
+    return run_eval(*args, timeout=300)
 
 
 def test_ckpt_mode_end_to_end(tmp_path: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +10,13 @@ import pytest
 
 from iodvideo.evaluation.detections_io import save_detections
 
-from .helpers import tube, write_annotations
+from .helpers import run_eval, tube, write_annotations
 
-REPO = Path(__file__).resolve().parents[2]
 CLEAR, VAGUE = "TrueLeakedGas/001_valve_static_clear", "TrueLeakedGas/002_wild_dynamic_vague"
 
 
-def args_dir(args: tuple[str, ...]) -> str:
-    """The run's output_dir (every call here passes one), for Hydra's own files too."""
-    return next(a.split("=", 1)[1] for a in args if a.startswith("output_dir="))
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    return subprocess.run(  # hydra.run.dir: keep Hydra's .hydra/ out of the repository
-        [sys.executable, "-m", "iodvideo.eval", *args, f"hydra.run.dir={args_dir(args)}"],
-        cwd=REPO, env=env,
-        capture_output=True, text=True, timeout=120,
-    )
+def _run(*args: str):
+    return run_eval(*args, timeout=120)
 
 
 def test_eval_cli_scores_a_detection_directory(tmp_path: Path) -> None:

@@ -19,6 +19,36 @@ def _peak_nms(hm: torch.Tensor) -> torch.Tensor:
     return hm * (hmax == hm).to(hm.dtype)
 
 
+def _top_peaks(
+    hm: torch.Tensor, wh: torch.Tensor, offsets: torch.Tensor, name: str, top_n: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check the head shapes; return the ``top_n`` NMS peaks of ``hm``: scores, flat index,
+    x and y (in ``offsets``' dtype), each ``(B, N)``; ``top_n`` is capped at ``h·w``."""
+    if hm.dim() != 4 or hm.shape[1] != 1:
+        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
+    batch, _, height, width = hm.shape
+    if offsets.shape != wh.shape or offsets.shape[0] != batch or offsets.shape[2:] != hm.shape[2:]:
+        raise ValueError(
+            f"wh {tuple(wh.shape)} and {name} {tuple(offsets.shape)} must both be (B, 2K, h, w) "
+            f"matching hm {tuple(hm.shape)}"
+        )
+    scores, index = _peak_nms(hm).reshape(batch, -1).topk(min(top_n, height * width), dim=1)
+    ys = torch.div(index, width, rounding_mode="floor").to(offsets.dtype)
+    xs = (index % width).to(offsets.dtype)
+    return scores, index, xs, ys
+
+
+def _tubelets(
+    cx: torch.Tensor, cy: torch.Tensor, sizes: torch.Tensor, scores: torch.Tensor
+) -> torch.Tensor:
+    """Centres ``(B, N, K)``, sizes ``(B, N, 2K)`` (w, h per frame) and peak scores ``(B, N)``
+    → tubelets ``(B, N, 4K+1)``: x1, y1, x2, y2 of every frame, then the score."""
+    batch, n, clip_len = cx.shape
+    half_w, half_h = sizes[..., 0::2] / 2, sizes[..., 1::2] / 2
+    boxes = torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
+    return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
+
+
 def decode_mov(
     hm: torch.Tensor, wh: torch.Tensor, mov: torch.Tensor, top_n: int = 100
 ) -> torch.Tensor:
@@ -35,20 +65,8 @@ def decode_mov(
     Returns ``(B, N, 4K+1)`` in grid units: columns ``4k..4k+3`` = x1, y1, x2, y2 of frame k,
     the last column the peak score shared by all frames.
     """
-    if hm.dim() != 4 or hm.shape[1] != 1:
-        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
-    batch, _, height, width = hm.shape
-    if mov.shape != wh.shape or mov.shape[0] != batch or mov.shape[2:] != hm.shape[2:]:
-        raise ValueError(
-            f"wh {tuple(wh.shape)} and mov {tuple(mov.shape)} must both be (B, 2K, h, w) "
-            f"matching hm {tuple(hm.shape)}"
-        )
-    clip_len = mov.shape[1] // 2
-    n = min(top_n, height * width)
-
-    scores, index = _peak_nms(hm).reshape(batch, -1).topk(n, dim=1)
-    ys = torch.div(index, width, rounding_mode="floor").to(mov.dtype)
-    xs = (index % width).to(mov.dtype)
+    scores, index, xs, ys = _top_peaks(hm, wh, mov, "mov", top_n)
+    clip_len, (height, width) = mov.shape[1] // 2, hm.shape[2:]
 
     offsets = gather_at(mov, index)  # (B, N, 2K)
     cx = xs.unsqueeze(-1) + offsets[..., 0::2]  # (B, N, K)
@@ -58,10 +76,7 @@ def decode_mov(
     flat[..., clip_len // 2] = index
     flat = flat.clamp(0, height * width - 1)
     sizes = gather_at(wh, flat.repeat_interleave(2, dim=-1))  # (B, N, 2K)
-    half_w, half_h = sizes[..., 0::2] / 2, sizes[..., 1::2] / 2
-
-    boxes = torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
-    return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
+    return _tubelets(cx, cy, sizes, scores)
 
 
 def decode_sta(
@@ -76,26 +91,12 @@ def decode_sta(
     ys + s·o_y,k ∓ h_k/2) with ``offset_scale`` s (18 in the paper runs: input 288 / down ratio
     4 / 4; the visualisation tool's 1 is a bug). Same output layout as :func:`decode_mov`.
     """
-    if hm.dim() != 4 or hm.shape[1] != 1:
-        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
-    batch, _, height, width = hm.shape
-    if sta.shape != wh.shape or sta.shape[0] != batch or sta.shape[2:] != hm.shape[2:]:
-        raise ValueError(
-            f"wh {tuple(wh.shape)} and sta {tuple(sta.shape)} must both be (B, 2K, h, w) "
-            f"matching hm {tuple(hm.shape)}"
-        )
-    clip_len = sta.shape[1] // 2
-    n = min(top_n, height * width)
-    scores, index = _peak_nms(hm).reshape(batch, -1).topk(n, dim=1)
-    ys = torch.div(index, width, rounding_mode="floor").to(sta.dtype)
-    xs = (index % width).to(sta.dtype)
+    scores, index, xs, ys = _top_peaks(hm, wh, sta, "sta", top_n)
     offsets = gather_at(sta, index) * offset_scale  # (B, N, 2K)
     sizes = gather_at(wh, index)
     cx = xs.unsqueeze(-1) + offsets[..., 0::2]
     cy = ys.unsqueeze(-1) + offsets[..., 1::2]
-    half_w, half_h = sizes[..., 0::2] / 2, sizes[..., 1::2] / 2
-    boxes = torch.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), dim=-1)
-    return torch.cat((boxes.reshape(batch, n, 4 * clip_len), scores.unsqueeze(-1)), dim=-1)
+    return _tubelets(cx, cy, sizes, scores)
 
 
 def decode_clips(
