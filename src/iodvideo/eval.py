@@ -48,6 +48,7 @@ from iodvideo.evaluation.report import (
     write_per_video,
     write_pr_plots,
 )
+from iodvideo.inference.device import resolve_device
 from iodvideo.inference.merge import clips_to_frame_detections
 
 log = logging.getLogger(__name__)
@@ -132,14 +133,6 @@ def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, tuple[dict
             if clips:
                 _CLIPS[split] = (clips, clip_len)
     return out
-
-
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def load_detector(path: str | Path):
@@ -242,7 +235,7 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, t
 
     detector, config = load_detector(cfg.ckpt)
     decode = checkpoint_decode(cfg.decode, config)
-    device = _device(str(cfg.device))
+    device = resolve_device(str(cfg.device))
     out = {}
     for split in splits:
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from iodvideo.data.clips import clip_frames
 from iodvideo.errors import ConfigError, FrameReadError, IODVideoError
 from iodvideo.inference.merge import clips_to_frame_detections
 from iodvideo.inference.stream.offline import predict_video
-from iodvideo.inference.stream.runner import ClipRunner, clip_frame_indices, clip_starts
+from iodvideo.inference.stream.runner import ClipRunner, clip_starts
 from iodvideo.inference.stream.sources import open_source
 
 from .conftest import VIDEO, base_config, run_module
@@ -72,7 +73,7 @@ def test_merging_equals_evaluation(resnet_ckpt: Path, plume_root: Path) -> None:
     k = runner.clip_len
     clips = {}
     for start in clip_starts(len(frames), k):
-        index = [f - 1 for f in clip_frame_indices(start, k, 0, len(frames))]
+        index = [f - 1 for f in clip_frames(start, k, len(frames)).tolist()]
         clip = runner.preprocess(frames[index])[None]
         clips[start] = runner(clip, frames.shape[1:3])[0]
     expected = clips_to_frame_detections(clips, k)
@@ -86,7 +87,7 @@ def test_stride_covers_every_frame() -> None:
     assert clip_starts(10, 4, 3) == [1, 4, 7]
     assert clip_starts(11, 4, 3) == [1, 4, 7, 8]
     assert clip_starts(2, 4, 1) == [1]
-    assert clip_frame_indices(1, 4, 2, 10) == [1, 1, 1, 2, 3, 4, 5, 6]
+    assert clip_frames(1, 4, 10, context=2).tolist() == [1, 1, 1, 2, 3, 4, 5, 6]
 
 
 def test_short_video_is_padded(resnet_ckpt: Path, plume_root: Path, work: Path) -> None:

@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from iodvideo.data.clips import clip_frames
 from iodvideo.data.transforms import ResizeNormalize
 from iodvideo.errors import ConfigError
 from iodvideo.inference.decode import boxes_to_image, decode_clips
+from iodvideo.inference.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +46,6 @@ def backbone_name(config: dict) -> str:
         if cls.__name__ == cls_name:
             return name
     return cls_name
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as err:
-        raise ConfigError(f"device={name!r}: {err}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda but no CUDA GPU is available; use device=cpu")
-    return device
 
 
 @dataclass
@@ -145,13 +135,6 @@ def clip_starts(num_frames: int, clip_len: int, stride: int = 1) -> list[int]:
     return starts
 
 
-def clip_frame_indices(start: int, clip_len: int, context: int, num_frames: int) -> list[int]:
-    """Frames a clip reads: ``start−context .. start+K−1+context`` clamped to 1..n (edge
-    replication, as the reference does for TDN and as videos shorter than K are padded)."""
-    return [min(max(f, 1), num_frames)
-            for f in range(start - context, start + clip_len + context)]
-
-
 def iter_clip_batches(
     frames: Iterable[np.ndarray], num_frames: int, runner_preprocess: Any, clip_len: int,
     context: int = 0, stride: int = 1, batch_size: int = 8,
@@ -168,7 +151,7 @@ def iter_clip_batches(
     batch: list[torch.Tensor] = []
     batch_starts: list[int] = []
     for index, start in enumerate(starts):
-        needed = clip_frame_indices(start, clip_len, context, num_frames)
+        needed = clip_frames(start, clip_len, num_frames, context).tolist()
         while read < max(needed):
             try:
                 frame = next(stream)
@@ -186,7 +169,7 @@ def iter_clip_batches(
         batch.append(torch.stack([cache[f] for f in needed]))
         batch_starts.append(start)
         if index + 1 < len(starts):
-            keep_from = min(clip_frame_indices(starts[index + 1], clip_len, context, num_frames))
+            keep_from = int(clip_frames(starts[index + 1], clip_len, num_frames, context).min())
             for f in [f for f in cache if f < keep_from]:
                 del cache[f]
         if len(batch) == batch_size or index + 1 == len(starts):
