@@ -22,6 +22,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from iodvideo.config import CONFIG_DIR
+from iodvideo.models.memory_format import to_channels_last
 
 MODES = {
     "fp32": (False, False),
@@ -64,7 +65,7 @@ def make_step(detector, criterion, optimizer, channels_last: bool, bf16: bool):
         return float(loss.detach())
 
     if channels_last:
-        detector.to(memory_format=torch.channels_last)
+        to_channels_last(detector)
     return step
 
 

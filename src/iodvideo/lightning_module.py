@@ -18,6 +18,7 @@ from iodvideo.evaluation import frame_ap_at
 from iodvideo.evaluation.metrics import paper_metrics as score_paper_metrics
 from iodvideo.inference.decode import boxes_to_image, decode_clips
 from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.models.memory_format import to_channels_last
 
 # Checkpoint key under which the training run's resolved config travels.
 CONFIG_KEY = "iodvideo_config"
@@ -76,7 +77,7 @@ class IODLitModule(pl.LightningModule):
         self.offset_scale = float(offset_scale)
         self.channels_last = channels_last
         if channels_last:
-            self.detector.to(memory_format=torch.channels_last)
+            to_channels_last(self.detector)
         self.paper_metrics = paper_metrics
         self._clip_detections: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
 

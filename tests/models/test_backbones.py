@@ -11,8 +11,10 @@ import torch
 from omegaconf import OmegaConf
 
 from iodvideo.errors import ConfigError
+from iodvideo.lightning_module import IODLitModule
 from iodvideo.models.detector import ClipDetector
 from iodvideo.models.heads import ClipHeads
+from iodvideo.models.memory_format import channels_last_format
 from iodvideo.models.neck import FusionNeck
 from iodvideo.models.registry import BACKBONES
 from iodvideo.models.temporal.base import TemporalBackbone
@@ -135,6 +137,32 @@ def test_backbone_feeds_the_unchanged_neck_and_heads(name):
     out = detector(clip_for(backbone, 4))
     assert out["hm"].shape == (2, 1, SIZE // 4, SIZE // 4)
     assert out["wh"].shape == (2, 8, SIZE // 4, SIZE // 4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
+    """The training default (channels_last + bf16 autocast) for every backbone, I3D/S3D's
+    rank-5 weights included, with outputs close to the plain fp32 model's."""
+    torch.manual_seed(0)
+    backbone = build(name, 4)
+    detector = ClipDetector(
+        backbone,
+        functools.partial(FusionNeck, channels=16, out_channels=8),
+        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
+        clip_len=4,
+    ).eval()
+    clip = clip_for(backbone, 4)
+    with torch.no_grad():
+        plain = detector(clip)["hm"]
+    IODLitModule(detector, criterion=torch.nn.Identity(), optimizer=None, channels_last=True)
+    weights = [p for p in detector.parameters() if p.dim() in (4, 5)]
+    assert all(p.is_contiguous(memory_format=channels_last_format(p)) for p in weights)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = detector(clip)
+    assert out["hm"].dtype == torch.bfloat16
+    torch.testing.assert_close(out["hm"].float(), plain, rtol=0.05, atol=0.05)
+    sum(v.float().square().mean() for v in out.values()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in weights)
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)

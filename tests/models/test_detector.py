@@ -5,7 +5,7 @@ import torch
 
 from iodvideo.errors import ConfigError
 from iodvideo.models.detector import ClipDetector
-from iodvideo.models.heads import HEATMAP_PRIOR_BIAS, ClipHeads
+from iodvideo.models.heads import HEATMAP_PRIOR_BIAS, ClipHeads, concat_frames
 from iodvideo.models.neck import FusionNeck, L2Norm
 from iodvideo.models.registry import BACKBONES
 from iodvideo.models.temporal import FrameBackbone
@@ -67,3 +67,20 @@ def test_local_weights_file_is_loaded(tmp_path):
 
 def test_registry_lists_the_frame_backbone():
     assert BACKBONES["resnet"] is FrameBackbone
+
+
+def test_frame_concat_is_frame_major_and_keeps_channels_last():
+    frames = torch.randn(2 * 3, 4, 5, 6)
+    plain = concat_frames(frames, 3)
+    torch.testing.assert_close(plain[1, 4 * 2 + 1], frames[3 + 2, 1])  # clip 1, frame 2, ch 1
+    fast = concat_frames(frames.contiguous(memory_format=torch.channels_last), 3)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast, plain)
+
+
+def test_l2norm_keeps_the_bf16_dtype_under_autocast():
+    x = torch.randn(2, 5, 3, 3).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = L2Norm(5)(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), L2Norm(5)(x.float()), rtol=2e-2, atol=2e-2)

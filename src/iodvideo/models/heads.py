@@ -14,6 +14,18 @@ from torch import nn
 HEATMAP_PRIOR_BIAS = -2.19  # sigmoid(-2.19) ≈ 0.1, CenterNet's focal-loss prior
 
 
+def concat_frames(frames: torch.Tensor, clip_len: int) -> torch.Tensor:
+    """``(B*K, C, h, w)`` → ``(B, K*C, h, w)``, frame-major (channel ``k*C + c``), in the
+    frames' memory format: a channels_last input gives a channels_last concat in one copy,
+    where a plain reshape would copy to NCHW and the next conv would convert it back."""
+    bk, channels, h, w = frames.shape
+    batch = bk // clip_len
+    if frames.is_contiguous() or not frames.is_contiguous(memory_format=torch.channels_last):
+        return frames.reshape(batch, clip_len * channels, h, w)
+    per_pixel = frames.unflatten(0, (batch, clip_len)).permute(0, 3, 4, 1, 2)  # (B,h,w,K,C)
+    return per_pixel.reshape(batch, h, w, clip_len * channels).permute(0, 3, 1, 2)
+
+
 def _head(in_ch: int, hidden: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(in_ch, hidden, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(hidden, out_ch, 1)
@@ -41,7 +53,7 @@ class ClipHeads(nn.Module):
     def forward(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         bk, channels, h, w = frames.shape
         batch = bk // self.clip_len
-        clip = frames.reshape(batch, self.clip_len * channels, h, w)  # frame-major concat
+        clip = concat_frames(frames, self.clip_len)
         wh = self.wh(frames).reshape(batch, 2 * self.clip_len, h, w)  # channels 2k, 2k+1
         sta = torch.tanh(self.sta(frames)).reshape(batch, 2 * self.clip_len, h, w)
         return {"hm": self.hm(clip), "wh": wh, "mov": self.mov(clip), "sta": sta}

@@ -21,8 +21,10 @@ class L2Norm(nn.Module):
         self.weight = nn.Parameter(torch.full((channels,), scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        norm = x.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10
-        return x / norm * self.weight.view(1, -1, 1, 1)
+        # The norm accumulates in fp32 whatever x is, but the result keeps x's dtype: under
+        # bf16 autocast an fp32 result would turn the neck's whole concat into fp32.
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True, dtype=torch.float32) + 1e-10
+        return x / norm.to(x.dtype) * self.weight.to(x.dtype).view(1, -1, 1, 1)
 
 
 def _up(in_ch: int, out_ch: int, factor: int) -> nn.ConvTranspose2d:

@@ -10,7 +10,8 @@ from torch import nn
 
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
-from iodvideo.models.temporal.layout import shift_time, split_time, temporal_max_pool
+from iodvideo.models.temporal.layout import split_time, temporal_max_pool
+from iodvideo.models.temporal.ops import temporal_conv3
 from iodvideo.models.temporal.shift import LearnableTemporalShift
 
 
@@ -29,9 +30,10 @@ class TemporalAggregation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         clip = split_time(x, self.time)
-        w = self.weight.view(3, 1, 1, -1, 1, 1)
-        out = w[0] * shift_time(clip, -1) + w[1] * clip + w[2] * shift_time(clip, 1)
-        return torch.relu(out).reshape(x.shape)
+        # weights cast to the activation dtype: an fp32 parameter would promote a bf16
+        # (autocast) activation to fp32 for the whole residual branch
+        w = self.weight.to(x.dtype).view(3, 1, 1, -1, 1, 1)
+        return temporal_conv3(clip, w[0], w[1], w[2]).relu_().reshape(x.shape)
 
 
 @register_backbone("tam")

@@ -10,39 +10,130 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.autograd import Function
 
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone
 from iodvideo.models.temporal.layout import split_time
+from iodvideo.models.temporal.ops import tracing
 
 OFFSET_BIAS_INIT = 0.5108  # 4 * (sigmoid(0.5108) - 0.5) ≈ 0.5: start half a frame from identity
 
 
-def fractional_temporal_shift(clip: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
-    """Resample each (clip, group) in time at ``t − s`` by linear interpolation.
+def _gather_time(head: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """``head[n, source[n, t, g], g]`` for a head ``(N, T, G, ...)`` and source ``(N, T, G)``."""
+    batch, _, groups = source.shape
+    n_index = torch.arange(batch, device=head.device).view(batch, 1, 1)
+    g_index = torch.arange(groups, device=head.device).view(1, 1, groups)
+    return head[n_index, source, g_index]
 
-    ``clip``: ``(N, T, G, ...)``; ``shifts``: ``(N, G)`` real offsets s (positive pulls from the
-    past). ``out[t] = (1−a)·x[t−⌊s⌋] + a·x[t−⌊s⌋−1]``, ``a = s − ⌊s⌋``, zero outside [0, T).
+
+def _per_group(coef: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    return coef.view(*coef.shape, *[1] * (head.dim() - 3))
+
+
+class _Interlace(Function):
+    """``out[:, t, :fold] = c_near·x[near] + c_far·x[far]`` per (clip, group), rest copied.
+
+    Forward and backward as the CUDA op: the source frames (integers) carry no gradient; the
+    coefficients get ``Σ grad·x[source]``; the clip gets the transposed move (scatter-add),
+    written straight into a copy of the incoming gradient, in its layout.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, clip, near_coef, far_coef, near, far, fold: int):  # noqa: ANN001
+        groups = near.shape[2]
+        head = clip[:, :, :fold].unflatten(2, (groups, fold // groups))
+        moved = torch.addcmul(
+            _per_group(near_coef, head) * _gather_time(head, near),
+            _per_group(far_coef, head),
+            _gather_time(head, far),
+        )
+        out = clip.clone()
+        out[:, :, :fold] = moved.flatten(2, 3)
+        ctx.save_for_backward(clip, near_coef, far_coef, near, far)
+        ctx.fold = fold
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):  # noqa: ANN205
+        clip, near_coef, far_coef, near, far = ctx.saved_tensors
+        fold, groups = ctx.fold, near.shape[2]
+        head = clip[:, :, :fold].unflatten(2, (groups, fold // groups))
+        grad_head = grad[:, :, :fold].unflatten(2, (groups, fold // groups))
+        grad_clip = grad_near = grad_far = None
+        if ctx.needs_input_grad[0]:
+            moved_back = torch.zeros_like(grad_head, memory_format=torch.contiguous_format)
+            batch, _, groups = near.shape
+            n_index = torch.arange(batch, device=grad.device).view(batch, 1, 1)
+            g_index = torch.arange(groups, device=grad.device).view(1, 1, groups)
+            for coef, source in ((near_coef, near), (far_coef, far)):
+                contribution = _per_group(coef, grad_head) * grad_head
+                moved_back.index_put_((n_index, source, g_index), contribution, accumulate=True)
+            grad_clip = grad.clone()
+            grad_clip[:, :, :fold] = moved_back.flatten(2, 3)
+        sum_dims = tuple(range(3, head.dim()))
+        if ctx.needs_input_grad[1]:
+            grad_near = (grad_head * _gather_time(head, near)).sum(dim=sum_dims)
+        if ctx.needs_input_grad[2]:
+            grad_far = (grad_head * _gather_time(head, far)).sum(dim=sum_dims)
+        return grad_clip, grad_near, grad_far, None, None, None
+
+
+def interlace(
+    clip: torch.Tensor, shifts: torch.Tensor, weights: torch.Tensor | None = None,
+    fold: int | None = None,
+) -> torch.Tensor:
+    """Shift channels ``[0, fold)`` of ``clip (N, T, C, ...)`` in time by real offsets.
+
+    Those channels form G = ``shifts.shape[1]`` equal groups; group g of clip n is resampled at
+    ``t − s[n, g]`` by linear interpolation, ``out[t] = (1−a)·x[t−⌊s⌋] + a·x[t−⌊s⌋−1]`` with
+    ``a = s − ⌊s⌋``, zero outside [0, T), times ``weights[n, t, g]`` if given (TIN's weight
+    net). Other channels pass unchanged. ``fold`` defaults to all channels.
 
     Gradient semantics are those of the CUDA op: the integer part moves values (its adjoint is
-    the reverse move, via gather/index backward) and has zero gradient, so ``s`` learns only
-    through the interpolation weights ``a`` and ``1 − a`` — the sampled values are constants
-    with respect to the offset.
+    the reverse move) and has zero gradient, so ``s`` learns only through the interpolation
+    weights ``1 − a`` and ``a`` — the sampled values are constants with respect to the offset.
+    Interpolation weights, range masks and ``weights`` are folded into two ``(N, T, G)``
+    coefficients (ordinary autograd); the large tensor goes through :class:`_Interlace`.
     """
-    batch, time, groups = clip.shape[:3]
+    batch, time = clip.shape[:2]
+    fold = clip.shape[2] if fold is None else fold
+    if shifts.shape[0] != batch or fold % shifts.shape[1]:
+        raise ValueError(f"{fold} channels do not split into {shifts.shape[1]} shift groups")
     whole = torch.floor(shifts.detach()).long()  # (N, G)
-    frac = (shifts - whole.to(shifts.dtype)).view(batch, 1, groups, *[1] * (clip.dim() - 3))
+    frac = (shifts - whole.to(shifts.dtype)).unsqueeze(1)  # (N, 1, G)
     t = torch.arange(time, device=clip.device).view(1, time, 1)
-    n_index = torch.arange(batch, device=clip.device).view(batch, 1, 1)
-    g_index = torch.arange(groups, device=clip.device).view(1, 1, groups)
+    near = t - whole.unsqueeze(1)  # (N, T, G): source frame of weight 1 − a
+    far = near - 1  # source frame of weight a
 
-    def sample(source: torch.Tensor) -> torch.Tensor:  # source: (N, T, G) integer times
-        valid = (source >= 0) & (source < time)
-        values = clip[n_index, source.clamp(0, time - 1), g_index]
-        return values * valid.view(*valid.shape, *[1] * (clip.dim() - 3)).to(clip.dtype)
+    def in_range(source: torch.Tensor) -> torch.Tensor:
+        return ((source >= 0) & (source < time)).to(frac.dtype)
 
-    near = t - whole.unsqueeze(1)
-    return (1 - frac) * sample(near) + frac * sample(near - 1)
+    near_coef, far_coef = (1 - frac) * in_range(near), frac * in_range(far)
+    if weights is not None:
+        near_coef, far_coef = near_coef * weights, far_coef * weights
+    args = (clip, near_coef.to(clip.dtype), far_coef.to(clip.dtype))
+    sources = (near.clamp(0, time - 1), far.clamp(0, time - 1))
+    if tracing():
+        return _interlace_reference(*args, *sources, fold)
+    return _Interlace.apply(*args, *sources, fold)
+
+
+def _interlace_reference(clip, near_coef, far_coef, near, far, fold: int):  # noqa: ANN001, ANN202
+    """:class:`_Interlace` in plain tensor ops (traceable; the tests' oracle)."""
+    groups = near.shape[2]
+    head = clip[:, :, :fold].unflatten(2, (groups, fold // groups))
+    moved = _per_group(near_coef, head) * _gather_time(head, near) + _per_group(
+        far_coef, head
+    ) * _gather_time(head, far)
+    return torch.cat([moved.flatten(2, 3), clip[:, :, fold:]], dim=2)
+
+
+def fractional_temporal_shift(clip: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """:func:`interlace` of a clip ``(N, T, G, ...)`` with one offset per group, all channels
+    shifted, no weights — the op of notes §5.5.3 on its own."""
+    return interlace(clip, shifts)
 
 
 class TemporalInterlace(nn.Module):
@@ -65,9 +156,13 @@ class TemporalInterlace(nn.Module):
         self.weight_conv = nn.Conv1d(self.fold, 2, 3, padding=1)
         nn.init.zeros_(self.weight_conv.bias)
 
-    def offsets_and_weights(self, head: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``head (N, T, fold, H, W)`` → shifts ``(N, 4)``, weights ``(N, T, 4)``."""
-        pooled = head.mean(dim=(3, 4)).transpose(1, 2)  # (N, fold, T)
+    def offsets_and_weights(self, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``clip (N, T, C, H, W)`` → shifts ``(N, 4)``, weights ``(N, T, 4)`` from its head.
+
+        Pools over all channels and keeps the head's: slicing the head first would make
+        autograd build a full-size NCHW zero gradient for the slice.
+        """
+        pooled = clip.mean(dim=(3, 4))[:, :, : self.fold].transpose(1, 2)  # (N, fold, T)
         s = self.offset_fc(self.offset_conv(pooled).squeeze(1))
         s = 4 * (torch.sigmoid(s) - 0.5)  # (N, 2) in (−2, 2)
         shifts = torch.cat([s, -s], dim=1)
@@ -76,13 +171,8 @@ class TemporalInterlace(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         clip = split_time(x, self.time)
-        batch, time, _, height, width = clip.shape
-        head = clip[:, :, : self.fold]
-        shifts, weights = self.offsets_and_weights(head)
-        groups = head.reshape(batch, time, 4, self.fold // 4, height, width)
-        moved = fractional_temporal_shift(groups, shifts) * weights.view(batch, time, 4, 1, 1, 1)
-        out = torch.cat([moved.reshape(head.shape), clip[:, :, self.fold :]], dim=2)
-        return out.reshape(x.shape)
+        shifts, weights = self.offsets_and_weights(clip)
+        return interlace(clip, shifts, weights, fold=self.fold).reshape(x.shape)
 
 
 @register_backbone("tin")

@@ -79,7 +79,10 @@ def split_time(frames: torch.Tensor, time: int) -> torch.Tensor:
 
 def temporal_max_pool(frames: torch.Tensor, time: int) -> tuple[torch.Tensor, int]:
     """Max-pool over time (kernel 3, stride 2, pad 1), as TAM does between stages."""
-    clip = split_time(frames, time).transpose(1, 2)  # (N, C, T, H, W)
-    pooled = torch.nn.functional.max_pool3d(clip, (3, 1, 1), (2, 1, 1), (1, 0, 0))
+    clip = split_time(frames, time).transpose(1, 2)  # (N, C, T, H, W); channels_last_3d if
+    # frames are channels_last. Autocast off: it would run the (exact) max in fp32 and hand
+    # the next stage an fp32 map.
+    with torch.autocast(frames.device.type, enabled=False):
+        pooled = torch.nn.functional.max_pool3d(clip, (3, 1, 1), (2, 1, 1), (1, 0, 0))
     new_time = pooled.shape[2]
     return pooled.transpose(1, 2).reshape(-1, *frames.shape[1:]), new_time

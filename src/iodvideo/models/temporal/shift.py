@@ -9,7 +9,8 @@ from torch import nn
 
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone
-from iodvideo.models.temporal.layout import shift_time, split_time
+from iodvideo.models.temporal.layout import split_time
+from iodvideo.models.temporal.ops import channel_shift, temporal_conv3
 
 
 def temporal_shift(frames: torch.Tensor, time: int, fold_div: int = 8) -> torch.Tensor:
@@ -19,16 +20,7 @@ def temporal_shift(frames: torch.Tensor, time: int, fold_div: int = 8) -> torch.
     zeros at the clip ends; ``fold = C // fold_div``. No parameters, no extra FLOPs.
     """
     clip = split_time(frames, time)
-    fold = clip.shape[2] // fold_div
-    shifted = torch.cat(
-        [
-            shift_time(clip[:, :, :fold], 1),
-            shift_time(clip[:, :, fold : 2 * fold], -1),
-            clip[:, :, 2 * fold :],
-        ],
-        dim=2,
-    )
-    return shifted.reshape(frames.shape)
+    return channel_shift(clip, clip.shape[2] // fold_div).reshape(frames.shape)
 
 
 class TemporalShift(nn.Module):
@@ -67,9 +59,8 @@ class LearnableTemporalShift(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         clip = split_time(x, self.time)
-        taps = [self.weight[:, k].view(1, 1, -1, 1, 1) for k in range(3)]
-        out = taps[0] * shift_time(clip, -1) + taps[1] * clip + taps[2] * shift_time(clip, 1)
-        return out.reshape(x.shape)
+        taps = self.weight.to(x.dtype).t().reshape(3, 1, 1, -1, 1, 1)  # autocast: stay bf16
+        return temporal_conv3(clip, taps[0], taps[1], taps[2]).reshape(x.shape)
 
 
 @register_backbone("tsm")

@@ -1,0 +1,137 @@
+"""The hand-written backward passes of the temporal ops (models/temporal/ops.py, TIN's
+interlace): exact gradients, and the memory layout they exist to keep."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from iodvideo.models.temporal import interlace as interlace_module
+from iodvideo.models.temporal.excitation import TemporalAggregation
+from iodvideo.models.temporal.interlace import TemporalInterlace, interlace
+from iodvideo.models.temporal.layout import temporal_max_pool
+from iodvideo.models.temporal.ops import (
+    channel_shift,
+    channel_shift_reference,
+    temporal_conv3,
+    temporal_conv3_reference,
+)
+from iodvideo.models.temporal.shift import LearnableTemporalShift, TemporalShift
+
+CL = torch.channels_last
+
+
+def test_channel_shift_gradient_is_exact():
+    clip = torch.randn(2, 4, 8, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda c: channel_shift(c, 2), (clip,))
+
+
+def test_temporal_conv3_gradients_are_exact_for_clip_and_taps():
+    clip = torch.randn(2, 4, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    taps = [torch.randn(1, 1, 3, 1, 1, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    assert torch.autograd.gradcheck(temporal_conv3, (clip, *taps))
+
+
+def test_temporal_conv3_matches_its_definition():
+    clip = torch.randn(1, 3, 2, 1, 1)
+    prev, here, nxt = (torch.tensor(v).view(1, 1, 1, 1, 1) for v in (2.0, 3.0, 5.0))
+    out = temporal_conv3(clip, prev, here, nxt)
+    want = 3 * clip.clone()
+    want[:, 1:] += 2 * clip[:, :-1]
+    want[:, :-1] += 5 * clip[:, 1:]
+    torch.testing.assert_close(out, want)
+
+
+def test_interlace_gradients_are_exact_away_from_integer_offsets():
+    clip = torch.randn(2, 5, 8, 2, 2, dtype=torch.float64, requires_grad=True)
+    shifts = torch.tensor([[0.3, -1.6], [1.2, 2.7]], dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(2, 5, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda c, s, w: interlace(c, s, w, fold=4), (clip, shifts, weights)
+    )
+
+
+def test_interlace_leaves_channels_past_fold_alone():
+    clip = torch.randn(1, 3, 8, 1, 1)
+    out = interlace(clip, torch.tensor([[1.0, -1.0]]), fold=4)
+    torch.testing.assert_close(out[:, :, 4:], clip[:, :, 4:])
+    torch.testing.assert_close(out[0, 1:, :2], clip[0, :-1, :2])  # group 0 pulled from t − 1
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: TemporalShift(4),
+        lambda: LearnableTemporalShift(32, 4, fold=4),
+        lambda: TemporalAggregation(32, 4),
+        lambda: TemporalInterlace(32, 4, shift_div=4),
+    ],
+    ids=["tsm", "learnable_shift", "tam", "tin"],
+)
+def test_temporal_modules_keep_channels_last_and_match_contiguous(make):
+    torch.manual_seed(0)
+    module = make()
+    frames = torch.randn(2 * 4, 32, 5, 6)
+    upstream = torch.randn(2 * 4, 32, 5, 6)
+    results = []
+    for layout in (torch.contiguous_format, CL):
+        x = frames.contiguous(memory_format=layout).requires_grad_()
+        out = module(x)
+        (grad,) = torch.autograd.grad(out, x, upstream.contiguous(memory_format=layout))
+        results.append((out, grad))
+    (out_nchw, grad_nchw), (out_cl, grad_cl) = results
+    assert out_cl.is_contiguous(memory_format=CL) and grad_cl.is_contiguous(memory_format=CL)
+    assert out_nchw.is_contiguous() and grad_nchw.is_contiguous()
+    torch.testing.assert_close(out_cl, out_nchw)
+    torch.testing.assert_close(grad_cl, grad_nchw)
+
+
+def test_temporal_max_pool_keeps_dtype_and_layout_under_autocast():
+    frames = torch.randn(2 * 4, 8, 3, 3).to(torch.bfloat16).contiguous(memory_format=CL)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pooled, time = temporal_max_pool(frames, 4)
+    assert time == 2 and pooled.dtype == torch.bfloat16
+    assert pooled.is_contiguous(memory_format=CL)
+    clip = frames.view(2, 4, 8, 3, 3)
+    torch.testing.assert_close(pooled.view(2, 2, 8, 3, 3)[:, 1], clip[:, 1:4].amax(dim=1))
+
+
+def _values_and_grads(fn, inputs, upstream):
+    inputs = [t.detach().clone().requires_grad_() for t in inputs]
+    out = fn(*inputs)
+    return [out, *torch.autograd.grad(out, inputs, upstream)]
+
+
+@pytest.mark.parametrize("op", ["shift", "conv3", "interlace"])
+def test_fast_ops_equal_their_traceable_references(op, monkeypatch):
+    torch.manual_seed(0)
+    clip = torch.randn(2, 5, 8, 3, 4)
+    if op == "shift":
+        inputs = [clip]
+
+        def fast(c):
+            return channel_shift(c, 3)
+
+        def ref(c):
+            return channel_shift_reference(c, 3)
+
+    elif op == "conv3":
+        inputs = [clip] + [torch.randn(1, 1, 8, 1, 1) for _ in range(3)]
+        fast, ref = temporal_conv3, temporal_conv3_reference
+    else:
+        inputs = [clip, torch.tensor([[0.4, -1.3], [2.2, -0.7]]), torch.rand(2, 5, 2)]
+
+        def fast(c, s, w):
+            return interlace(c, s, w, fold=4)
+
+        def ref(c, s, w):
+            with monkeypatch.context() as patch:  # what a trace runs
+                patch.setattr(interlace_module, "tracing", lambda: True)
+                return interlace(c, s, w, fold=4)
+
+    upstream = torch.randn(2, 5, 8, 3, 4)
+    for a, b in zip(
+        _values_and_grads(fast, inputs, upstream), _values_and_grads(ref, inputs, upstream),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
