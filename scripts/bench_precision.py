@@ -2,8 +2,8 @@
 channels_last + bf16; and the loss curves of fp32 vs channels_last + bf16 from one init, next
 to the noise between two fp32 runs from different inits.
 
-    .venv/bin/python scripts/bench_precision.py [--backbones resnet tsm tin tam] [--steps 3]
-        [--curve-steps 20] [--input-size 128] [--batch 8]
+    .venv/bin/python scripts/bench_precision.py [--backbones resnet tsm ...] [--steps 2]
+        [--rounds 3] [--curve-steps 20] [--input-size 128] [--batch 8]
 
 Uses the training config as composed by ``python -m iodvideo.train`` (CPU-scale model) and
 real SynthIOD clips from ``data/synth`` (generated if absent). bf16 is CPU autocast, what
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import time
 
@@ -21,8 +22,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
 from iodvideo.config import CONFIG_DIR
 from iodvideo.models.memory_format import to_channels_last
+from iodvideo.models.registry import BACKBONES
 
 MODES = {
     "fp32": (False, False),
@@ -44,7 +47,8 @@ def compose_cfg(backbone: str, input_size: int, batch: int):
 def batches(cfg, count: int) -> list[dict[str, torch.Tensor]]:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    datamodule.set_context(0)
+    backbone = instantiate(cfg.model.backbone)
+    datamodule.set_context(getattr(backbone, "context_frames", 0))  # TDN: 2 extra per side
     iterator = iter(datamodule.train_dataloader())
     return [next(iterator) for _ in range(count)]
 
@@ -76,17 +80,22 @@ def build(cfg, seed: int = 0):
     return detector, instantiate(cfg.loss), optimizer
 
 
-def time_modes(cfg, data, steps: int) -> dict[str, float]:
-    rates = {}
+def time_modes(cfg, data, steps: int, rounds: int) -> dict[str, float]:
+    """Clips/s per mode: the best of ``rounds`` timings of ``steps`` steps, modes interleaved
+    round by round so a slow spell of the machine hits every mode alike (noise only ever adds
+    time, hence the best)."""
+    steppers = {}
     for mode, (channels_last, bf16) in MODES.items():
-        detector, criterion, optimizer = build(cfg)
-        step = make_step(detector, criterion, optimizer, channels_last, bf16)
-        step(data[0])  # warm-up: allocations, oneDNN kernel choice
-        start = time.perf_counter()
-        for i in range(steps):
-            step(data[i % len(data)])
-        rates[mode] = steps * cfg.data.batch_size / (time.perf_counter() - start)
-    return rates
+        steppers[mode] = make_step(*build(cfg), channels_last, bf16)
+        steppers[mode](data[0])  # warm-up: allocations, oneDNN kernel choice
+    best = dict.fromkeys(MODES, math.inf)
+    for _ in range(rounds):
+        for mode, step in steppers.items():
+            start = time.perf_counter()
+            for i in range(steps):
+                step(data[i % len(data)])
+            best[mode] = min(best[mode], (time.perf_counter() - start) / steps)
+    return {mode: cfg.data.batch_size / seconds for mode, seconds in best.items()}
 
 
 def loss_curve(cfg, data, steps: int, seed: int, channels_last: bool, bf16: bool) -> list[float]:
@@ -102,8 +111,10 @@ def tail_gap(a: list[float], b: list[float], tail: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbones", nargs="+", default=["resnet", "tsm", "tin", "tam"])
-    parser.add_argument("--steps", type=int, default=3)
+    names = sorted(BACKBONES)
+    parser.add_argument("--backbones", nargs="+", default=names, choices=names)
+    parser.add_argument("--steps", type=int, default=2, help="steps per timing")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timings per mode")
     parser.add_argument("--curve-steps", type=int, default=20)
     parser.add_argument("--curve-backbone", default="resnet")
     parser.add_argument("--curve-batches", type=int, default=10)
@@ -112,13 +123,14 @@ def main() -> None:
     args = parser.parse_args()
     print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
           f"input {args.input_size}, batch {args.batch}, K=8; clips/s of a whole training step")
-    print("backbone | " + " | ".join(MODES) + " | best / fp32")
+    print(f"interleaved, best of {args.rounds} timings of {args.steps} steps per mode")
+    print("backbone | " + " | ".join(MODES) + " | default (channels_last+bf16) / fp32")
     for backbone in args.backbones:
         cfg = compose_cfg(backbone, args.input_size, args.batch)
-        rates = time_modes(cfg, batches(cfg, 2), args.steps)
-        best = max(rates, key=rates.get)
+        rates = time_modes(cfg, batches(cfg, 2), args.steps, args.rounds)
+        ratio = rates["channels_last+bf16"] / rates["fp32"]
         print(f"{backbone:8s} | " + " | ".join(f"{rates[m]:6.2f}" for m in MODES)
-              + f" | {rates[best] / rates['fp32']:.2f}x ({best})", flush=True)
+              + f" | {ratio:.2f}x", flush=True)
     cfg = compose_cfg(args.curve_backbone, args.input_size, args.batch)
     data = batches(cfg, args.curve_batches)
     fp32 = loss_curve(cfg, data, args.curve_steps, 0, False, False)

@@ -29,6 +29,13 @@ from iodvideo.models.weights import LoadAudit
 WINDOW = 5  # frames per short-term window (the clip frame ± 2)
 
 
+def upsample_to(source: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    """Nearest-neighbour resize in the source's dtype. Autocast would run it in fp32 and turn
+    everything it is added to (the whole fused layer1 input) into fp32; nearest is exact."""
+    with torch.autocast(source.device.type, enabled=False):
+        return F.interpolate(source, size=size, mode="nearest")
+
+
 def _conv_bn(channels: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels)
@@ -60,7 +67,7 @@ class MotionSE(nn.Module):
     def attention(self, diff: torch.Tensor) -> torch.Tensor:
         size = diff.shape[-2:]
         pooled = F.avg_pool2d(diff, 2) if min(size) >= 2 else diff  # tiny maps: no pooling
-        coarse = F.interpolate(self.coarse(pooled), size=size, mode="nearest")
+        coarse = upsample_to(self.coarse(pooled), size)
         mixed = (diff + coarse + self.fine(diff)) / 3
         return torch.sigmoid(self.expand(mixed)) - 0.5
 
@@ -140,10 +147,10 @@ class TDNBackbone(TemporalBackbone):
         centre = video[:, self.context_frames : self.context_frames + clip_len]
         motion = self.diff_stem(diffs)
         x = self.stem(centre.reshape(batch * clip_len, *video.shape[2:]))
-        x = 0.5 * x + 0.5 * F.interpolate(motion, size=x.shape[-2:], mode="nearest")
+        x = 0.5 * x + 0.5 * upsample_to(motion, x.shape[-2:])
         x = self.body.layer1(x)
         motion = self.diff_layer1(motion)
-        x = 0.5 * x + 0.5 * F.interpolate(motion, size=x.shape[-2:], mode="nearest")
+        x = 0.5 * x + 0.5 * upsample_to(motion, x.shape[-2:])
         outputs = [x]
         if self.legacy_layout:
             x = frames_from_clip(split_time(x, clip_len), legacy=True)

@@ -160,9 +160,12 @@ class TemporalInterlace(nn.Module):
         """``clip (N, T, C, H, W)`` → shifts ``(N, 4)``, weights ``(N, T, 4)`` from its head.
 
         Pools over all channels and keeps the head's: slicing the head first would make
-        autograd build a full-size NCHW zero gradient for the slice.
+        autograd build a full-size NCHW zero gradient for the slice. A sum, then the division
+        on the pooled values: a mean's backward materialises a full-size contiguous gradient,
+        a sum's is a broadcast view that adds into the channels_last one for free.
         """
-        pooled = clip.mean(dim=(3, 4))[:, :, : self.fold].transpose(1, 2)  # (N, fold, T)
+        area = clip.shape[3] * clip.shape[4]
+        pooled = (clip.sum(dim=(3, 4))[:, :, : self.fold] / area).transpose(1, 2)  # (N, fold, T)
         s = self.offset_fc(self.offset_conv(pooled).squeeze(1))
         s = 4 * (torch.sigmoid(s) - 0.5)  # (N, 2) in (−2, 2)
         shifts = torch.cat([s, -s], dim=1)
