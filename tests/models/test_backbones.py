@@ -124,16 +124,20 @@ def test_legacy_layout_changes_the_computation(name):
         assert not torch.allclose(clean(clip)[-1], legacy(clip)[-1])
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_backbone_feeds_the_unchanged_neck_and_heads(name):
-    torch.manual_seed(0)
-    backbone = build(name, 4)
-    detector = ClipDetector(
+def tiny_detector(backbone: torch.nn.Module) -> ClipDetector:
+    return ClipDetector(
         backbone,
         functools.partial(FusionNeck, channels=16, out_channels=8),
         functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
         clip_len=4,
     )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backbone_feeds_the_unchanged_neck_and_heads(name):
+    torch.manual_seed(0)
+    backbone = build(name, 4)
+    detector = tiny_detector(backbone)
     out = detector(clip_for(backbone, 4))
     assert out["hm"].shape == (2, 1, SIZE // 4, SIZE // 4)
     assert out["wh"].shape == (2, 8, SIZE // 4, SIZE // 4)
@@ -145,12 +149,7 @@ def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
     rank-5 weights included, with outputs close to the plain fp32 model's."""
     torch.manual_seed(0)
     backbone = build(name, 4)
-    detector = ClipDetector(
-        backbone,
-        functools.partial(FusionNeck, channels=16, out_channels=8),
-        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
-        clip_len=4,
-    ).eval()
+    detector = tiny_detector(backbone).eval()
     clip = clip_for(backbone, 4)
     with torch.no_grad():
         plain = detector(clip)["hm"]
