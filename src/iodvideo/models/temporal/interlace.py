@@ -20,12 +20,17 @@ from iodvideo.models.temporal.ops import tracing
 OFFSET_BIAS_INIT = 0.5108  # 4 * (sigmoid(0.5108) - 0.5) ≈ 0.5: start half a frame from identity
 
 
+def _time_index(source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Advanced index ``(n, source[n, t, g], g)`` into a head ``(N, T, G, ...)``."""
+    batch, _, groups = source.shape
+    n_index = torch.arange(batch, device=source.device).view(batch, 1, 1)
+    g_index = torch.arange(groups, device=source.device).view(1, 1, groups)
+    return n_index, source, g_index
+
+
 def _gather_time(head: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """``head[n, source[n, t, g], g]`` for a head ``(N, T, G, ...)`` and source ``(N, T, G)``."""
-    batch, _, groups = source.shape
-    n_index = torch.arange(batch, device=head.device).view(batch, 1, 1)
-    g_index = torch.arange(groups, device=head.device).view(1, 1, groups)
-    return head[n_index, source, g_index]
+    return head[_time_index(source)]
 
 
 def _per_group(coef: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
@@ -64,12 +69,9 @@ class _Interlace(Function):
         grad_clip = grad_near = grad_far = None
         if ctx.needs_input_grad[0]:
             moved_back = torch.zeros_like(grad_head, memory_format=torch.contiguous_format)
-            batch, _, groups = near.shape
-            n_index = torch.arange(batch, device=grad.device).view(batch, 1, 1)
-            g_index = torch.arange(groups, device=grad.device).view(1, 1, groups)
-            for coef, source in ((near_coef, near), (far_coef, far)):
+            for coef, source in ((near_coef, near), (far_coef, far)):  # scatter-add: the adjoint
                 contribution = _per_group(coef, grad_head) * grad_head
-                moved_back.index_put_((n_index, source, g_index), contribution, accumulate=True)
+                moved_back.index_put_(_time_index(source), contribution, accumulate=True)
             grad_clip = grad.clone()
             grad_clip[:, :, :fold] = moved_back.flatten(2, 3)
         sum_dims = tuple(range(3, head.dim()))
