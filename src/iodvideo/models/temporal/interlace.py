@@ -20,17 +20,15 @@ from iodvideo.models.temporal.ops import tracing
 OFFSET_BIAS_INIT = 0.5108  # 4 * (sigmoid(0.5108) - 0.5) ≈ 0.5: start half a frame from identity
 
 
-def _time_index(source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Advanced index ``(n, source[n, t, g], g)`` into a head ``(N, T, G, ...)``."""
-    batch, _, groups = source.shape
-    n_index = torch.arange(batch, device=source.device).view(batch, 1, 1)
-    g_index = torch.arange(groups, device=source.device).view(1, 1, groups)
-    return n_index, source, g_index
+def _time_index(source: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """``source (N, T, G)`` broadcast to the head's shape ``(N, T, G, ...)``, for gather and
+    scatter-add along time (a stride-0 view: no index tensor of the head's size is built)."""
+    return source.view(*source.shape, *[1] * (head.dim() - 3)).expand(head.shape)
 
 
 def _gather_time(head: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """``head[n, source[n, t, g], g]`` for a head ``(N, T, G, ...)`` and source ``(N, T, G)``."""
-    return head[_time_index(source)]
+    return torch.gather(head, 1, _time_index(source, head))
 
 
 def _per_group(coef: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
@@ -71,7 +69,7 @@ class _Interlace(Function):
             moved_back = torch.zeros_like(grad_head, memory_format=torch.contiguous_format)
             for coef, source in ((near_coef, near), (far_coef, far)):  # scatter-add: the adjoint
                 contribution = _per_group(coef, grad_head) * grad_head
-                moved_back.index_put_(_time_index(source), contribution, accumulate=True)
+                moved_back.scatter_add_(1, _time_index(source, grad_head), contribution)
             grad_clip = grad.clone()
             grad_clip[:, :, :fold] = moved_back.flatten(2, 3)
         sum_dims = tuple(range(3, head.dim()))
