@@ -20,7 +20,7 @@ import time
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
 from iodvideo.config import CONFIG_DIR
@@ -47,7 +47,7 @@ def compose_cfg(backbone: str, input_size: int, batch: int):
 def batches(cfg, count: int) -> list[dict[str, torch.Tensor]]:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    backbone = instantiate(cfg.model.backbone)
+    backbone = get_class(cfg.model.backbone._target_)
     datamodule.set_context(getattr(backbone, "context_frames", 0))  # TDN: 2 extra per side
     iterator = iter(datamodule.train_dataloader())
     return [next(iterator) for _ in range(count)]

@@ -8,6 +8,8 @@ import torch
 
 from iodvideo.inference import boxes_to_image, decode_mov
 
+from .helpers import IMAGE, MAP, assert_static_boxes_in_image
+
 
 def _maps(batch: int, clip_len: int, height: int, width: int) -> tuple[torch.Tensor, ...]:
     hm = torch.zeros(batch, 1, height, width)
@@ -31,14 +33,8 @@ def test_zero_mov_gives_key_box_on_every_frame_and_scales_to_image() -> None:
         key_box = torch.tensor([x - w / 2, y - h / 2, x + w / 2, y + h / 2])
         torch.testing.assert_close(det[:-1].reshape(clip_len, 4), key_box.expand(clip_len, 4))
 
-    image = boxes_to_image(dets, (72, 72), (240, 320))
-    for det, (x, y, score) in zip(image[0], peaks, strict=True):
-        expected = torch.tensor([
-            min(max((x - w / 2) * 320 / 72, 0), 319), min(max((y - h / 2) * 240 / 72, 0), 239),
-            min(max((x + w / 2) * 320 / 72, 0), 319), min(max((y + h / 2) * 240 / 72, 0), 239),
-        ])
-        torch.testing.assert_close(det[:-1].reshape(clip_len, 4), expected.expand(clip_len, 4))
-        assert det[-1].item() == pytest.approx(score)
+    image = boxes_to_image(dets, MAP, IMAGE)
+    assert_static_boxes_in_image(image[0], peaks, w, h, clip_len)
     assert image[0, 1, 0].item() == 0.0 and image[0, 1, 3].item() == 239.0  # clipped
     assert image[0, 2, 2].item() == 319.0
 

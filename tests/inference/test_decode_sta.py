@@ -7,6 +7,8 @@ import torch
 
 from iodvideo.inference import boxes_to_image, decode_clips, decode_sta
 
+from .helpers import IMAGE, MAP, assert_static_boxes_in_image
+
 
 def test_zero_offsets_give_the_key_peak_box_on_every_frame() -> None:
     clip_len, w, h = 8, 12.0, 9.0
@@ -17,14 +19,8 @@ def test_zero_offsets_give_the_key_peak_box_on_every_frame() -> None:
     wh = torch.zeros(1, 2 * clip_len, 72, 72)
     wh[:, 0::2], wh[:, 1::2] = w, h
     sta = torch.zeros_like(wh)
-    dets = boxes_to_image(decode_sta(hm, wh, sta, top_n=2), (72, 72), (240, 320))
-    for det, (x, y, s) in zip(dets[0], peaks, strict=True):
-        expected = torch.tensor([
-            min(max((x - w / 2) * 320 / 72, 0), 319), min(max((y - h / 2) * 240 / 72, 0), 239),
-            min(max((x + w / 2) * 320 / 72, 0), 319), min(max((y + h / 2) * 240 / 72, 0), 239),
-        ])
-        torch.testing.assert_close(det[:-1].reshape(clip_len, 4), expected.expand(clip_len, 4))
-        assert det[-1].item() == pytest.approx(s)
+    dets = boxes_to_image(decode_sta(hm, wh, sta, top_n=2), MAP, IMAGE)
+    assert_static_boxes_in_image(dets[0], peaks, w, h, clip_len)
 
 
 def test_offsets_are_scaled_and_sizes_read_at_the_peak() -> None:

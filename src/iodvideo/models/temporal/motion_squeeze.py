@@ -1,8 +1,8 @@
 """MSNet: MotionSqueeze — flow-like features from local feature correlation (notes §5.5.6).
 
 The reference uses a CUDA-only correlation extension; :func:`local_correlation` is a
-pure-PyTorch equivalent computed one displacement row at a time, so memory stays bounded
-(~(2r+1)× one feature map) instead of materialising all 225 shifted copies at once.
+pure-PyTorch equivalent computed one displacement row at a time (a GEMM per row), so memory
+stays bounded (~(2r+1)× one feature map) instead of materialising all 225 shifted copies.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7
     One displacement row dy at a time, as a batched matrix product over channels: row y of
     ``first`` (W × C) times the padded row y+dy of ``second`` (C × (W+2r)) gives every (x, x')
     pair, and the 2r+1 diagonals ``x' = x + dx`` are the correlations. That computes
-    (W+2r)/(2r+1) times the needed products, but as GEMMs (bf16-capable, vectorised), several
-    times faster than a multiply-and-sum over a (C, H, 2r+1, W) window, with memory bounded by
-    one (N, H, W, W+2r) product per row.
+    (W+2r)/(2r+1) times the needed products, but as GEMMs, several times faster than a
+    multiply-and-sum over a (C, H, 2r+1, W) window. Memory: one (N, H, W, W+2r) product at a
+    time, and for backward each row's band as a contiguous copy — about (2r+1)× ``second``.
     """
     height = first.shape[-2]
     size = 2 * radius + 1
