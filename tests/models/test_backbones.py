@@ -95,6 +95,22 @@ def test_tdn_takes_two_context_frames_per_side():
     assert len(model(torch.randn(1, 8, 3, SIZE, SIZE))) == 4
 
 
+def test_tdn_motion_stem_sees_the_four_frame_differences_of_each_window():
+    torch.manual_seed(0)
+    model = build("tdn", 4).eval()
+    video = torch.randn(2, 8, 3, SIZE, SIZE)
+    # §5.5.8 as written: clip frame t (window frames t..t+4) stacks frame[t+j+1] − frame[t+j],
+    # j = 0..3, colours inner, and the whole stem (pool first) runs on the 12 channels
+    windows = [
+        torch.cat([video[b, t + j + 1] - video[b, t + j] for j in range(4)])
+        for b in range(2) for t in range(4)
+    ]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.motion_stem(video), model.diff_stem(torch.stack(windows)), atol=1e-5, rtol=1e-5
+        )
+
+
 def test_tam_pools_time_from_k8_and_keeps_it_below():
     assert build("tam", 8).stage_times == [8, 4, 2, 1]
     assert build("tam", 4).stage_times == [4, 4, 4, 4]
@@ -143,6 +159,27 @@ def test_backbone_feeds_the_unchanged_neck_and_heads(name):
     assert out["wh"].shape == (2, 8, SIZE // 4, SIZE // 4)
 
 
+def _record_maps_off_the_fast_path(model: torch.nn.Module) -> list[tuple[str, str]]:
+    """Hooks every leaf layer; the returned list fills with the layers whose (bf16) input
+    gave a rank-4/5 output that is not bf16 channels-last. Layers fed the raw fp32 video
+    (TDN's difference pool) are exempt: their input is what the data loader hands over."""
+    found: list[tuple[str, str]] = []
+
+    def check(name: str, inputs: tuple, output: object) -> None:
+        if any(isinstance(t, torch.Tensor) and t.dtype == torch.float32 for t in inputs):
+            return
+        for t in output if isinstance(output, (list, tuple)) else [output]:
+            if isinstance(t, torch.Tensor) and t.dim() in (4, 5) and t.is_floating_point():
+                layout = channels_last_format(t)
+                if t.dtype != torch.bfloat16 or not t.is_contiguous(memory_format=layout):
+                    found.append((name, f"{t.dtype} {tuple(t.stride())}"))
+
+    for name, layer in model.named_modules():
+        if not any(layer.children()):
+            layer.register_forward_hook(lambda _m, i, o, name=name: check(name, i, o))
+    return found
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
     """The training default (channels_last + bf16 autocast) for every backbone, I3D/S3D's
@@ -156,9 +193,11 @@ def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
     IODLitModule(detector, criterion=torch.nn.Identity(), optimizer=None, channels_last=True)
     weights = [p for p in detector.parameters() if p.dim() in (4, 5)]
     assert all(p.is_contiguous(memory_format=channels_last_format(p)) for p in weights)
+    off_path = _record_maps_off_the_fast_path(detector)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = detector(clip)
     assert out["hm"].dtype == torch.bfloat16
+    assert off_path == []  # a layer fed bf16 handing on an fp32 or NCHW map costs conversions
     torch.testing.assert_close(out["hm"].float(), plain, rtol=0.05, atol=0.05)
     sum(v.float().square().mean() for v in out.values()).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in weights)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from iodvideo.models.temporal import interlace as interlace_module
+from iodvideo.models.temporal.difference import MotionSE
 from iodvideo.models.temporal.excitation import TemporalAggregation
 from iodvideo.models.temporal.interlace import TemporalInterlace, interlace
 from iodvideo.models.temporal.layout import temporal_max_pool
@@ -15,6 +16,8 @@ from iodvideo.models.temporal.ops import (
     channel_shift_reference,
     temporal_conv3,
     temporal_conv3_reference,
+    time_difference,
+    time_difference_reference,
 )
 from iodvideo.models.temporal.shift import LearnableTemporalShift, TemporalShift
 
@@ -42,6 +45,24 @@ def test_temporal_conv3_matches_its_definition():
     torch.testing.assert_close(out, want)
 
 
+@pytest.mark.parametrize("step", [1, -1])
+def test_time_difference_gradients_are_exact(step):
+    moved, here = (
+        torch.randn(2, 4, 3, 2, 2, dtype=torch.float64, requires_grad=True) for _ in range(2)
+    )
+    assert torch.autograd.gradcheck(lambda m, h: time_difference(m, h, step), (moved, here))
+
+
+def test_time_difference_matches_its_definition():
+    moved = torch.tensor([1.0, 2.0, 4.0]).view(1, 3, 1, 1, 1)
+    here = torch.tensor([10.0, 20.0, 40.0]).view(1, 3, 1, 1, 1)
+    # forward: moved[t+1] − here[t], zero on the last frame; backward: moved[t−1] − here[t]
+    assert time_difference(moved, here, 1).flatten().tolist() == [-8.0, -16.0, 0.0]
+    assert time_difference(moved, here, -1).flatten().tolist() == [0.0, -19.0, -38.0]
+    with pytest.raises(ValueError, match="step"):
+        time_difference(moved, here, 2)
+
+
 def test_interlace_gradients_are_exact_away_from_integer_offsets():
     clip = torch.randn(2, 5, 8, 2, 2, dtype=torch.float64, requires_grad=True)
     shifts = torch.tensor([[0.3, -1.6], [1.2, 2.7]], dtype=torch.float64, requires_grad=True)
@@ -65,8 +86,9 @@ def test_interlace_leaves_channels_past_fold_alone():
         lambda: LearnableTemporalShift(32, 4, fold=4),
         lambda: TemporalAggregation(32, 4),
         lambda: TemporalInterlace(32, 4, shift_div=4),
+        lambda: MotionSE(32, 4),
     ],
-    ids=["tsm", "learnable_shift", "tam", "tin"],
+    ids=["tsm", "learnable_shift", "tam", "tin", "tdn_mse"],
 )
 def test_temporal_modules_keep_channels_last_and_match_contiguous(make):
     torch.manual_seed(0)
@@ -86,6 +108,22 @@ def test_temporal_modules_keep_channels_last_and_match_contiguous(make):
     torch.testing.assert_close(grad_cl, grad_nchw)
 
 
+def test_motion_se_feeds_every_conv_and_batch_norm_channels_last_both_ways():
+    """TDN's mSE: a time-axis cat used to hand its convs and BNs NCHW maps and gradients,
+    which put every mSE BatchNorm backward on a 3× slower mixed-layout path."""
+    module = MotionSE(32, 4)
+    seen = []
+    for layer in module.modules():
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.BatchNorm2d)):
+            layer.register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0]))
+            layer.register_full_backward_hook(lambda _m, _gin, gout: seen.append(gout[0]))
+    x = torch.randn(2 * 4, 32, 5, 6).contiguous(memory_format=CL).requires_grad_()
+    module(x).backward(torch.randn(2 * 4, 32, 5, 6).contiguous(memory_format=CL))
+    # squeeze conv+BN and transform once; coarse, fine and expand conv+BN per direction
+    assert len(seen) == 2 * (3 + 2 * 6)
+    assert all(t.is_contiguous(memory_format=CL) for t in seen)
+
+
 def test_temporal_max_pool_keeps_dtype_and_layout_under_autocast():
     frames = torch.randn(2 * 4, 8, 3, 3).to(torch.bfloat16).contiguous(memory_format=CL)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -102,7 +140,7 @@ def _values_and_grads(fn, inputs, upstream):
     return [out, *torch.autograd.grad(out, inputs, upstream)]
 
 
-@pytest.mark.parametrize("op", ["shift", "conv3", "interlace"])
+@pytest.mark.parametrize("op", ["shift", "conv3", "interlace", "difference_fwd", "difference_bwd"])
 def test_fast_ops_equal_their_traceable_references(op, monkeypatch):
     torch.manual_seed(0)
     clip = torch.randn(2, 5, 8, 3, 4)
@@ -114,6 +152,16 @@ def test_fast_ops_equal_their_traceable_references(op, monkeypatch):
 
         def ref(c):
             return channel_shift_reference(c, 3)
+
+    elif op.startswith("difference"):
+        inputs = [clip, torch.randn(2, 5, 8, 3, 4)]
+        step = 1 if op == "difference_fwd" else -1
+
+        def fast(m, h):
+            return time_difference(m, h, step)
+
+        def ref(m, h):
+            return time_difference_reference(m, h, step)
 
     elif op == "conv3":
         inputs = [clip] + [torch.randn(1, 1, 8, 1, 1) for _ in range(3)]

@@ -18,6 +18,16 @@ def channels_last_format(tensor: torch.Tensor) -> torch.memory_format:
     return _FORMATS.get(tensor.dim(), torch.contiguous_format)
 
 
+def like_layout(tensor: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``tensor`` in ``reference``'s layout (a no-op unless ``reference`` is channels-last and
+    ``tensor`` is not): maps built by a cat along time or channels come out NCHW and would put
+    every layer after them on the slow mixed-layout path."""
+    layout = channels_last_format(reference)
+    if reference.is_contiguous() or not reference.is_contiguous(memory_format=layout):
+        return tensor
+    return tensor.contiguous(memory_format=layout)
+
+
 @torch.no_grad()
 def to_channels_last(module: nn.Module) -> nn.Module:
     """Convert every rank-4/5 parameter and buffer in place; returns ``module``.

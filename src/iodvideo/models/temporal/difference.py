@@ -23,6 +23,7 @@ from iodvideo.errors import ConfigError
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import frames_from_clip, split_time
+from iodvideo.models.temporal.ops import time_difference
 from iodvideo.models.temporal.shift import LearnableTemporalShift
 from iodvideo.models.weights import LoadAudit
 
@@ -74,9 +75,8 @@ class MotionSE(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.squeeze(x)
         here, moved = split_time(f, self.time), split_time(self.transform(f), self.time)
-        zero = torch.zeros_like(here[:, :1])
-        forward_diff = torch.cat([moved[:, 1:] - here[:, :-1], zero], dim=1).reshape(f.shape)
-        backward_diff = torch.cat([zero, moved[:, :-1] - here[:, 1:]], dim=1).reshape(f.shape)
+        forward_diff = time_difference(moved, here, 1).reshape(f.shape)
+        backward_diff = time_difference(moved, here, -1).reshape(f.shape)
         attention = 0.5 * self.attention(forward_diff) + 0.5 * self.attention(backward_diff)
         return x * (1 + attention)
 
@@ -138,14 +138,26 @@ class TDNBackbone(TemporalBackbone):
             )
             audit.derived.append("diff_stem.1.weight")
 
+    def motion_stem(self, video: torch.Tensor) -> torch.Tensor:
+        """``diff_stem`` applied to each clip frame's 4 stacked frame differences (12 channels:
+        difference j = frame t−1+j minus frame t−2+j, colours inner), ``(B*K, C, h, w)``.
+
+        The stem's 2×2 average pool is linear, so it commutes with the differences: pooling the
+        K+4 frames first does a third of the work on a quarter of the pixels.
+        """
+        batch, clip_len = video.shape[0], self.clip_len
+        pool, diff_convs = self.diff_stem[0], self.diff_stem[1:]
+        frames = pool(video.reshape(-1, *video.shape[2:]))
+        frames = frames.view(batch, -1, *frames.shape[1:])
+        diffs = (frames[:, 1:] - frames[:, :-1]).unfold(1, WINDOW - 1, 1)  # (B, K, 3, h, w, 4)
+        diffs = diffs.permute(0, 1, 5, 2, 3, 4).reshape(batch * clip_len, -1, *frames.shape[-2:])
+        return diff_convs(diffs)
+
     def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
         self.check_clip(video)
         batch, clip_len = video.shape[0], self.clip_len
-        height, width = video.shape[-2:]
-        diffs = (video[:, 1:] - video[:, :-1]).unfold(1, WINDOW - 1, 1)  # (B, K, 3, H, W, 4)
-        diffs = diffs.permute(0, 1, 5, 2, 3, 4).reshape(batch * clip_len, -1, height, width)
         centre = video[:, self.context_frames : self.context_frames + clip_len]
-        motion = self.diff_stem(diffs)
+        motion = self.motion_stem(video)
         x = self.stem(centre.reshape(batch * clip_len, *video.shape[2:]))
         x = 0.5 * x + 0.5 * upsample_to(motion, x.shape[-2:])
         x = self.body.layer1(x)

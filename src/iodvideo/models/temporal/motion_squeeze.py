@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from iodvideo.models.memory_format import like_layout
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import split_time
@@ -113,7 +114,7 @@ class MotionSqueeze(nn.Module):
         flow = soft_argmax_flow(local_correlation(first, second, self.radius), self.radius)
         flow = split_time(flow, self.time - 1)
         flow = torch.cat([flow, flow[:, -1:]], dim=1).reshape(-1, *flow.shape[2:])
-        return x + self.refine(flow)
+        return x + self.refine(like_layout(flow, x))
 
 
 @register_backbone("msnet")

@@ -5,7 +5,8 @@ whole input in the default (NCHW) layout and copies the slice's gradient into it
 channels_last network that is, per temporal op, a full-size allocation, a layout-converting
 copy and a mixed-layout gradient sum — enough to erase most of what bf16 + channels_last buys
 for TSM, TAM and TEA/TDN's shift convs. The ops below compute their gradients directly in the
-layout of the incoming gradient, so a backward pass costs what the forward does.
+layout of the incoming gradient, so a backward pass costs what the forward does. The same goes
+for a ``cat`` along time (TDN's feature differences): its result is NCHW whatever its inputs.
 
 All take a clip ``(N, T, C, ...)``: dim 1 is time, dim 2 channels. A clip that is a view of a
 channels_last frame batch stays one (outputs are allocated with ``preserve_format``).
@@ -80,6 +81,52 @@ def channel_shift_reference(clip: torch.Tensor, fold: int) -> torch.Tensor:
         ],
         dim=2,
     )
+
+
+def _time_difference(moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
+    out = torch.empty_like(here)
+    if step > 0:
+        torch.sub(moved[:, 1:], here[:, :-1], out=out[:, :-1])
+    else:
+        torch.sub(moved[:, :-1], here[:, 1:], out=out[:, 1:])
+    out[:, -1 if step > 0 else 0].zero_()
+    return out
+
+
+class _TimeDifference(Function):
+    @staticmethod
+    def forward(ctx: Any, moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
+        ctx.step = step
+        return _time_difference(moved, here, step)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        step = ctx.step
+        grad_moved = torch.empty_like(grad)
+        _copy_shifted(grad_moved, grad, -step)  # moved[t + step] fed out[t]
+        grad_here = torch.empty_like(grad)  # −grad where a difference was taken, else zero
+        valid, outside = (slice(None, -1), -1) if step > 0 else (slice(1, None), 0)
+        torch.neg(grad[:, valid], out=grad_here[:, valid])
+        grad_here[:, outside].zero_()
+        return grad_moved, grad_here, None
+
+
+def time_difference(moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
+    """``out[:, t] = moved[:, t + step] − here[:, t]``, zero where ``t + step`` leaves the clip
+    (``step = ±1``): TDN's forward / backward feature differences."""
+    if step not in (1, -1):
+        raise ValueError(f"time_difference step must be 1 or -1, got {step}")
+    if tracing():
+        return time_difference_reference(moved, here, step)
+    return _TimeDifference.apply(moved, here, step)
+
+
+def time_difference_reference(moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
+    """:func:`time_difference` in plain tensor ops (traceable)."""
+    zero = torch.zeros_like(here[:, :1])
+    if step > 0:
+        return torch.cat([moved[:, 1:] - here[:, :-1], zero], dim=1)
+    return torch.cat([zero, moved[:, :-1] - here[:, 1:]], dim=1)
 
 
 def _conv3(clip: torch.Tensor, prev: torch.Tensor, here: torch.Tensor, nxt: torch.Tensor):
