@@ -6,10 +6,12 @@
 
 "paper" builds the ResNet-50 versions (Res2Net-50 26w4s for TEA) the paper's Tables 1–2 use;
 "cpu" the configs' CPU-scale defaults (ResNet-18; TEA with one block per stage). Forward runs in
-eval mode; ``--train`` also times forward+backward in train mode. Modes: fp32 (plain eager),
-channels_last, bf16 (CPU autocast) and channels_last+bf16 (the training default); each mode
-times a freshly built model. Every run also checks that the backbone returns K maps at strides
-4..32 — a full-size shape check the tiny unit tests skip.
+eval mode; ``--train`` also times forward+backward in train mode, the backward fed fixed random
+gradients in each stage map's dtype and layout, as the neck hands them back (a loss on the
+maps, e.g. a mean square in fp32, would add its own fp32 NCHW backward to the bf16 path).
+Modes: fp32 (plain eager), channels_last, bf16 (CPU autocast) and channels_last+bf16 (the
+training default); each mode times a freshly built model. Every run also checks that the
+backbone returns K maps at strides 4..32 — a full-size shape check the tiny unit tests skip.
 """
 
 from __future__ import annotations
@@ -79,11 +81,15 @@ def make_steps(net: torch.nn.Module, video: torch.Tensor, bf16: bool, train: boo
         with torch.no_grad(), precision(bf16):
             net(video)
 
+    upstream: list[torch.Tensor] = []  # the neck's gradients: made once, reused
+
     def train_step() -> None:
         net.train()
         with precision(bf16):
-            loss = sum(f.float().square().mean() for f in net(video))
-        loss.backward()
+            maps = net(video)
+        if not upstream:  # random, in each map's dtype and memory layout (randn_like keeps both)
+            upstream.extend(torch.randn_like(f) for f in maps)
+        torch.autograd.backward(maps, upstream)
         net.zero_grad(set_to_none=True)
 
     return {"fwd": forward, "train": train_step} if train else {"fwd": forward}

@@ -1,9 +1,11 @@
 """Whole training steps (backbone, neck, heads, loss, Adam) in fp32, channels_last, bf16 and
-channels_last + bf16; and the loss curves of fp32 vs channels_last + bf16 from one init, next
-to the noise between two fp32 runs from different inits.
+channels_last + bf16; the convolutions' share of the default step and their own speed-up
+(the ceiling the whole step cannot beat by much); and the loss curves of fp32 vs
+channels_last + bf16 from the same inits, next to the spread between fp32 runs from different
+inits.
 
     .venv/bin/python scripts/bench_precision.py [--backbones resnet tsm ...] [--steps 2]
-        [--rounds 3] [--curve-steps 20] [--input-size 128] [--batch 8]
+        [--rounds 3] [--curve-steps 20] [--curve-seeds 3] [--input-size 128] [--batch 8]
 
 Uses the training config as composed by ``python -m iodvideo.train`` (CPU-scale model) and
 real SynthIOD clips from ``data/synth`` (generated if absent). bf16 is CPU autocast, what
@@ -16,11 +18,13 @@ import argparse
 import contextlib
 import math
 import os
+import statistics
 import time
 
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class, instantiate
+from torch.profiler import ProfilerActivity, profile
 
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
 from iodvideo.config import CONFIG_DIR
@@ -98,15 +102,50 @@ def time_modes(cfg, data, steps: int, rounds: int) -> dict[str, float]:
     return {mode: cfg.data.batch_size / seconds for mode, seconds in best.items()}
 
 
+CONV_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward")
+
+
+def conv_profile(cfg, data) -> dict[str, tuple[float, float]]:
+    """Per mode (fp32, default): (convolution seconds, total seconds) of one profiled step —
+    self CPU time of the oneDNN convolution kernels, forward and backward, deconvs included."""
+    result = {}
+    for mode in ("fp32", "channels_last+bf16"):
+        step = make_step(*build(cfg), *MODES[mode])
+        step(data[0])
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step(data[1 % len(data)])
+        events = prof.key_averages()
+        conv = sum(e.self_cpu_time_total for e in events if e.key in CONV_OPS)
+        total = sum(e.self_cpu_time_total for e in events)
+        result[mode] = (conv / 1e6, total / 1e6)
+    return result
+
+
 def loss_curve(cfg, data, steps: int, seed: int, channels_last: bool, bf16: bool) -> list[float]:
     step = make_step(*build(cfg, seed), channels_last, bf16)
     return [step(data[i % len(data)]) for i in range(steps)]
 
 
-def tail_gap(a: list[float], b: list[float], tail: int = 5) -> float:
-    """Mean relative gap between two loss curves over their last ``tail`` steps."""
-    pairs = list(zip(a[-tail:], b[-tail:], strict=True))
-    return sum(abs(x - y) / abs(x) for x, y in pairs) / len(pairs)
+def tail_mean(curve: list[float], tail: int = 5) -> float:
+    """Mean loss over the last ``tail`` steps: where the curve has got to."""
+    return statistics.fmean(curve[-tail:])
+
+
+def compare_curves(cfg, data, steps: int, seeds: int) -> None:
+    """fp32 and the default path from the same ``seeds`` inits. The bf16 effect is each seed's
+    default − fp32 tail loss; the noise it is judged against is the spread (standard deviation)
+    of fp32's tail loss between inits."""
+    fp32 = [tail_mean(loss_curve(cfg, data, steps, seed, False, False)) for seed in range(seeds)]
+    fast = [tail_mean(loss_curve(cfg, data, steps, seed, True, True)) for seed in range(seeds)]
+    effect = [(b - a) / a for a, b in zip(fp32, fast, strict=True)]
+    spread = statistics.stdev(fp32) / statistics.fmean(fp32)
+    print("tail loss (mean of the last 5 steps) per init: fp32 "
+          + ", ".join(f"{v:.3f}" for v in fp32) + "; channels_last+bf16 "
+          + ", ".join(f"{v:.3f}" for v in fast))
+    print("channels_last+bf16 vs fp32, same init: "
+          + ", ".join(f"{e:+.1%}" for e in effect)
+          + f" (mean {statistics.fmean(effect):+.1%}); fp32 spread between inits (std/mean) "
+          + f"{spread:.1%}")
 
 
 def main() -> None:
@@ -116,32 +155,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="steps per timing")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timings per mode")
     parser.add_argument("--curve-steps", type=int, default=20)
+    parser.add_argument("--curve-seeds", type=int, default=3, help="inits per loss curve mode")
     parser.add_argument("--curve-backbone", default="resnet")
     parser.add_argument("--curve-batches", type=int, default=10)
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
+    if args.curve_seeds < 2:
+        parser.error("--curve-seeds must be at least 2 (the noise is the spread between inits)")
     print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
           f"input {args.input_size}, batch {args.batch}, K=8; clips/s of a whole training step")
     print(f"interleaved, best of {args.rounds} timings of {args.steps} steps per mode")
-    print("backbone | " + " | ".join(MODES) + " | default (channels_last+bf16) / fp32")
+    print("conv share: the convolutions' part of the default step (one profiled step); conv "
+          "speed-up: their own default / fp32 time ratio")
+    print("backbone | " + " | ".join(MODES) + " | default (channels_last+bf16) / fp32 "
+          "| conv share | conv speed-up")
     for backbone in args.backbones:
         cfg = compose_cfg(backbone, args.input_size, args.batch)
-        rates = time_modes(cfg, batches(cfg, 2), args.steps, args.rounds)
+        data = batches(cfg, 2)
+        rates = time_modes(cfg, data, args.steps, args.rounds)
         ratio = rates["channels_last+bf16"] / rates["fp32"]
+        convs = conv_profile(cfg, data)
+        (conv_fp32, _), (conv_fast, total_fast) = convs["fp32"], convs["channels_last+bf16"]
         print(f"{backbone:8s} | " + " | ".join(f"{rates[m]:6.2f}" for m in MODES)
-              + f" | {ratio:.2f}x", flush=True)
+              + f" | {ratio:.2f}x | {conv_fast / total_fast:.0%} | {conv_fp32 / conv_fast:.2f}x",
+              flush=True)
     cfg = compose_cfg(args.curve_backbone, args.input_size, args.batch)
-    data = batches(cfg, args.curve_batches)
-    fp32 = loss_curve(cfg, data, args.curve_steps, 0, False, False)
-    noise = loss_curve(cfg, data, args.curve_steps, 1, False, False)  # fp32, another init
-    fast = loss_curve(cfg, data, args.curve_steps, 0, True, True)
-    print(f"loss curves, {args.curve_backbone}, {args.curve_steps} steps over "
-          f"{args.curve_batches} batches: fp32 {fp32[0]:.3f} -> {fp32[-1]:.3f}; fp32 with another "
-          f"init {noise[0]:.3f} -> {noise[-1]:.3f}; channels_last+bf16 (same init as fp32) "
-          f"{fast[0]:.3f} -> {fast[-1]:.3f}")
-    print(f"mean relative gap over the last 5 steps: bf16 vs fp32 {tail_gap(fp32, fast):.1%}, "
-          f"fp32 vs fp32 with another init (noise) {tail_gap(fp32, noise):.1%}")
+    print(f"loss curves: {args.curve_backbone}, {args.curve_steps} steps over "
+          f"{args.curve_batches} batches, {args.curve_seeds} inits per mode")
+    compare_curves(cfg, batches(cfg, args.curve_batches), args.curve_steps, args.curve_seeds)
 
 
 if __name__ == "__main__":
