@@ -83,13 +83,19 @@ def channel_shift_reference(clip: torch.Tensor, fold: int) -> torch.Tensor:
     )
 
 
-def _time_difference(moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
-    out = torch.empty_like(here)
+def _difference_frames(step: int) -> tuple[slice, slice, int]:
+    """For ``step = ±1``: the frames t that get a difference, the frames t + step they read,
+    and the one frame that gets none."""
     if step > 0:
-        torch.sub(moved[:, 1:], here[:, :-1], out=out[:, :-1])
-    else:
-        torch.sub(moved[:, :-1], here[:, 1:], out=out[:, 1:])
-    out[:, -1 if step > 0 else 0].zero_()
+        return slice(None, -1), slice(1, None), -1
+    return slice(1, None), slice(None, -1), 0
+
+
+def _time_difference(moved: torch.Tensor, here: torch.Tensor, step: int) -> torch.Tensor:
+    valid, source, outside = _difference_frames(step)
+    out = torch.empty_like(here)
+    torch.sub(moved[:, source], here[:, valid], out=out[:, valid])
+    out[:, outside].zero_()
     return out
 
 
@@ -105,7 +111,7 @@ class _TimeDifference(Function):
         grad_moved = torch.empty_like(grad)
         _copy_shifted(grad_moved, grad, -step)  # moved[t + step] fed out[t]
         grad_here = torch.empty_like(grad)  # −grad where a difference was taken, else zero
-        valid, outside = (slice(None, -1), -1) if step > 0 else (slice(1, None), 0)
+        valid, _, outside = _difference_frames(step)
         torch.neg(grad[:, valid], out=grad_here[:, valid])
         grad_here[:, outside].zero_()
         return grad_moved, grad_here, None
