@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from iodvideo.models.memory_format import is_channels_last
+
 HEATMAP_PRIOR_BIAS = -2.19  # sigmoid(-2.19) ≈ 0.1, CenterNet's focal-loss prior
 
 
@@ -20,7 +22,7 @@ def concat_frames(frames: torch.Tensor, clip_len: int) -> torch.Tensor:
     where a plain reshape would copy to NCHW and the next conv would convert it back."""
     bk, channels, h, w = frames.shape
     batch = bk // clip_len
-    if frames.is_contiguous() or not frames.is_contiguous(memory_format=torch.channels_last):
+    if not is_channels_last(frames):
         return frames.reshape(batch, clip_len * channels, h, w)
     per_pixel = frames.unflatten(0, (batch, clip_len)).permute(0, 3, 4, 1, 2)  # (B,h,w,K,C)
     return per_pixel.reshape(batch, h, w, clip_len * channels).permute(0, 3, 1, 2)

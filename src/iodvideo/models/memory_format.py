@@ -18,14 +18,20 @@ def channels_last_format(tensor: torch.Tensor) -> torch.memory_format:
     return _FORMATS.get(tensor.dim(), torch.contiguous_format)
 
 
+def is_channels_last(tensor: torch.Tensor) -> bool:
+    """True for a channels-last tensor that is not also plain contiguous (C = 1 or 1×1 maps
+    are both, and say nothing about the network's layout)."""
+    layout = channels_last_format(tensor)
+    return not tensor.is_contiguous() and tensor.is_contiguous(memory_format=layout)
+
+
 def like_layout(tensor: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """``tensor`` in ``reference``'s layout (a no-op unless ``reference`` is channels-last and
     ``tensor`` is not): maps built by a cat along time or channels come out NCHW and would put
     every layer after them on the slow mixed-layout path."""
-    layout = channels_last_format(reference)
-    if reference.is_contiguous() or not reference.is_contiguous(memory_format=layout):
+    if not is_channels_last(reference):
         return tensor
-    return tensor.contiguous(memory_format=layout)
+    return tensor.contiguous(memory_format=channels_last_format(reference))
 
 
 @torch.no_grad()
