@@ -84,22 +84,27 @@ def build(cfg, seed: int = 0):
     return detector, instantiate(cfg.loss), optimizer
 
 
-def time_modes(cfg, data, steps: int, rounds: int) -> dict[str, float]:
+def time_modes(cfg, data, steps: int, rounds: int) -> tuple[dict[str, float], list[float]]:
     """Clips/s per mode: the best of ``rounds`` timings of ``steps`` steps, modes interleaved
     round by round so a slow spell of the machine hits every mode alike (noise only ever adds
-    time, hence the best)."""
+    time, hence the best); and each round's own default / fp32 ratio, whose range shows how far
+    one round's verdict can stray."""
     steppers = {}
     for mode, (channels_last, bf16) in MODES.items():
         steppers[mode] = make_step(*build(cfg), channels_last, bf16)
         steppers[mode](data[0])  # warm-up: allocations, oneDNN kernel choice
     best = dict.fromkeys(MODES, math.inf)
+    round_ratios = []
     for _ in range(rounds):
+        seconds = {}
         for mode, step in steppers.items():
             start = time.perf_counter()
             for i in range(steps):
                 step(data[i % len(data)])
-            best[mode] = min(best[mode], (time.perf_counter() - start) / steps)
-    return {mode: cfg.data.batch_size / seconds for mode, seconds in best.items()}
+            seconds[mode] = (time.perf_counter() - start) / steps
+            best[mode] = min(best[mode], seconds[mode])
+        round_ratios.append(seconds["fp32"] / seconds["channels_last+bf16"])
+    return {mode: cfg.data.batch_size / s for mode, s in best.items()}, round_ratios
 
 
 CONV_OPS = ("aten::mkldnn_convolution", "aten::convolution_backward")
@@ -169,16 +174,17 @@ def main() -> None:
     print("conv share: the convolutions' part of the default step (one profiled step); conv "
           "speed-up: their own default / fp32 time ratio")
     print("backbone | " + " | ".join(MODES) + " | default (channels_last+bf16) / fp32 "
-          "| conv share | conv speed-up")
+          "[range over rounds] | conv share | conv speed-up")
     for backbone in args.backbones:
         cfg = compose_cfg(backbone, args.input_size, args.batch)
         data = batches(cfg, 2)
-        rates = time_modes(cfg, data, args.steps, args.rounds)
+        rates, round_ratios = time_modes(cfg, data, args.steps, args.rounds)
         ratio = rates["channels_last+bf16"] / rates["fp32"]
         convs = conv_profile(cfg, data)
         (conv_fp32, _), (conv_fast, total_fast) = convs["fp32"], convs["channels_last+bf16"]
         print(f"{backbone:8s} | " + " | ".join(f"{rates[m]:6.2f}" for m in MODES)
-              + f" | {ratio:.2f}x | {conv_fast / total_fast:.0%} | {conv_fp32 / conv_fast:.2f}x",
+              + f" | {ratio:.2f}x [{min(round_ratios):.2f}-{max(round_ratios):.2f}]"
+              + f" | {conv_fast / total_fast:.0%} | {conv_fp32 / conv_fast:.2f}x",
               flush=True)
     cfg = compose_cfg(args.curve_backbone, args.input_size, args.batch)
     print(f"loss curves: {args.curve_backbone}, {args.curve_steps} steps over "

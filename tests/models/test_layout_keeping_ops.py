@@ -79,6 +79,26 @@ def test_interlace_leaves_channels_past_fold_alone():
     torch.testing.assert_close(out[0, 1:, :2], clip[0, :-1, :2])  # group 0 pulled from t − 1
 
 
+@pytest.mark.parametrize("clip_layout", [torch.contiguous_format, CL])
+def test_interlace_gradients_do_not_depend_on_the_incoming_gradients_layout(clip_layout):
+    """The op works on rows of one group each; a channels_last clip and an NCHW gradient (or
+    the reverse) must still pair every gradient value with the clip value it belongs to."""
+    torch.manual_seed(0)
+    frames = torch.randn(2 * 4, 8, 3, 5)
+    shifts, weights = torch.tensor([[0.4, -1.3], [1.7, -0.2]]), torch.rand(2, 4, 2)
+    upstream = torch.randn(2 * 4, 8, 3, 5)
+    results = []
+    for grad_layout in (clip_layout, CL if clip_layout is torch.contiguous_format else
+                        torch.contiguous_format):
+        x = frames.contiguous(memory_format=clip_layout).requires_grad_()
+        s, w = shifts.clone().requires_grad_(), weights.clone().requires_grad_()
+        out = interlace(x.view(2, 4, 8, 3, 5), s, w, fold=4)
+        grad = upstream.contiguous(memory_format=grad_layout).view(2, 4, 8, 3, 5)
+        results.append(torch.autograd.grad(out, (x, s, w), grad))
+    for same, mixed in zip(*results, strict=True):
+        torch.testing.assert_close(mixed, same)
+
+
 @pytest.mark.parametrize(
     "make",
     [
