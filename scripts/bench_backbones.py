@@ -26,6 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
+from iodvideo.allocator import keep_freed_memory
 from iodvideo.models.memory_format import to_channels_last
 from iodvideo.models.registry import BACKBONES
 
@@ -139,7 +140,13 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["fp32"], choices=list(MODES))
     parser.add_argument("--only", nargs="+", default=sorted(BACKBONES), choices=sorted(BACKBONES))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--glibc-default", action="store_true",
+        help="leave glibc's malloc thresholds alone (training sets them: keep_freed_memory)",
+    )
     args = parser.parse_args()
+    kept = not args.glibc_default and keep_freed_memory()
+    allocator = "malloc: keep_freed_memory (as training)" if kept else "malloc: glibc default"
     if args.threads:
         torch.set_num_threads(args.threads)
     header = ["backbone", "params", "GFLOP/clip", "shapes"]
@@ -150,7 +157,7 @@ def main() -> None:
     if args.train and {"fp32", FAST} <= set(args.modes):
         header.append(f"train {FAST} / fp32")
     print(f"K={args.clip_len} {args.size}x{args.size} batch {args.batch} scale={args.scale}; "
-          f"best of {args.rounds} interleaved timings of {args.repeats} call(s)")
+          f"best of {args.rounds} interleaved timings of {args.repeats} call(s); {allocator}")
     print(" | ".join(header))
     for name in args.only:
         bench(name, args)

@@ -27,6 +27,7 @@ from hydra.utils import get_class, instantiate
 from torch.profiler import ProfilerActivity, profile
 
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
+from iodvideo.allocator import keep_freed_memory
 from iodvideo.config import CONFIG_DIR
 from iodvideo.models.memory_format import to_channels_last
 from iodvideo.models.registry import BACKBONES
@@ -165,11 +166,18 @@ def main() -> None:
     parser.add_argument("--curve-batches", type=int, default=10)
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--glibc-default", action="store_true",
+        help="leave glibc's malloc thresholds alone (training sets them: keep_freed_memory)",
+    )
     args = parser.parse_args()
+    kept = not args.glibc_default and keep_freed_memory()
+    allocator = "malloc: keep_freed_memory (as training)" if kept else "malloc: glibc default"
     if args.curve_seeds < 2:
         parser.error("--curve-seeds must be at least 2 (the noise is the spread between inits)")
     print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
-          f"input {args.input_size}, batch {args.batch}, K=8; clips/s of a whole training step")
+          f"input {args.input_size}, batch {args.batch}, K=8; clips/s of a whole training step; "
+          f"{allocator}")
     print(f"interleaved, best of {args.rounds} timings of {args.steps} steps per mode")
     print("conv share: the convolutions' part of the default step (one profiled step); conv "
           "speed-up: their own default / fp32 time ratio")

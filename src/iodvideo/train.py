@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from iodvideo.allocator import keep_freed_memory
 from iodvideo.checkpointing import SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import exit_on_user_error
@@ -32,6 +33,8 @@ METRICS_FILE = "metrics.json"
 
 def train(cfg: DictConfig) -> float | None:
     """Fit ``cfg.model`` on ``cfg.data``; return ``cfg.optimized_metric`` (frameAP, percent)."""
+    if cfg.keep_freed_memory:
+        keep_freed_memory()  # before the first big tensor, and inherited by forked workers
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # missing data fails (or SynthIOD is generated) before any fit
     pl.seed_everything(cfg.seed, workers=True)

@@ -35,6 +35,21 @@ def test_temporal_conv3_gradients_are_exact_for_clip_and_taps():
     assert torch.autograd.gradcheck(temporal_conv3, (clip, *taps))
 
 
+def test_temporal_conv3_gradients_reach_strided_taps():
+    # the taps as LearnableTemporalShift makes them: rows of a transposed (C, 3) weight
+    clip = torch.randn(2, 4, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+
+    def conv(clip: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        taps = weight.t().reshape(3, 1, 1, -1, 1, 1)
+        return temporal_conv3(clip, taps[0], taps[1], taps[2])
+
+    assert not weight.t().reshape(3, 1, 1, -1, 1, 1)[0].is_contiguous()
+    assert torch.autograd.gradcheck(conv, (clip, weight))
+    torch.testing.assert_close(conv(clip, weight), temporal_conv3_reference(
+        clip, *weight.t().reshape(3, 1, 1, -1, 1, 1)))
+
+
 def test_temporal_conv3_matches_its_definition():
     clip = torch.randn(1, 3, 2, 1, 1)
     prev, here, nxt = (torch.tensor(v).view(1, 1, 1, 1, 1) for v in (2.0, 3.0, 5.0))
