@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from iodvideo.models.upsampling import AdjointConvTranspose2d
+
 
 class L2Norm(nn.Module):
     """Per-pixel L2 normalisation over channels with a learnable per-channel scale (init 10)."""
@@ -33,7 +35,7 @@ class L2Norm(nn.Module):
 def _up(in_ch: int, out_ch: int, factor: int) -> nn.ConvTranspose2d:
     """Learned upsampling by 2 (k4 s2 p1) or 4 (k4 s4 p0), as in the reference neck."""
     padding = {2: 1, 4: 0}[factor]
-    return nn.ConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=factor, padding=padding)
+    return AdjointConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=factor, padding=padding)
 
 
 class FusionNeck(nn.Module):
