@@ -13,7 +13,11 @@ from iodvideo.models.temporal.layout import (
     frames_to_clip_len,
     legacy_frames_from_features,
 )
-from iodvideo.models.temporal.motion_squeeze import local_correlation, soft_argmax_flow
+from iodvideo.models.temporal.motion_squeeze import (
+    local_correlation,
+    local_correlation_reference,
+    soft_argmax_flow,
+)
 from iodvideo.models.temporal.shift import LearnableTemporalShift, temporal_shift
 
 from .backbone_zoo import build
@@ -115,6 +119,27 @@ def test_msnet_correlation_matches_a_naive_loop(radius):
     torch.manual_seed(0)
     a, b = torch.randn(2, 3, 4, 5), torch.randn(2, 3, 4, 5)
     torch.testing.assert_close(local_correlation(a, b, radius), _naive_correlation(a, b, radius))
+
+
+@pytest.mark.parametrize("radius", [1, 2])
+def test_msnet_correlation_gradients_are_exact(radius):
+    torch.manual_seed(0)
+    a, b = (torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    assert torch.autograd.gradcheck(lambda a, b: local_correlation(a, b, radius), (a, b))
+
+
+def test_msnet_correlation_backward_matches_autograd_and_keeps_channels_last():
+    torch.manual_seed(0)
+    maps = [torch.randn(2, 6, 5, 7).contiguous(memory_format=torch.channels_last) for _ in "ab"]
+    grads = []
+    for correlation in (local_correlation, local_correlation_reference):
+        a, b = (m.clone().requires_grad_() for m in maps)
+        out = correlation(a, b, 2)
+        out.backward(torch.linspace(-1, 1, out.numel()).view_as(out))
+        grads.append((a.grad, b.grad))
+    for ours, autograd in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, autograd)
+        assert ours.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_soft_argmax_finds_a_single_peak():

@@ -12,12 +12,69 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd import Function
 
 from iodvideo.models.memory_format import like_layout
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import split_time
 from iodvideo.models.temporal.shift import TemporalShift
+
+
+def _band(pairs: torch.Tensor, size: int) -> torch.Tensor:
+    """The 2r+1 diagonals ``x' = x + dx`` of row products ``(N, H, W, W+2r)`` (contiguous) as
+    one strided ``(N, H, 2r+1, W)`` view: entry (x, x+dx) sits at x·(W+2r+1) + dx."""
+    n, h, w, wide = pairs.shape
+    return pairs.as_strided((n, h, size, w), (h * w * wide, w * wide, 1, wide + 1))
+
+
+class _LocalCorrelation(Function):
+    """Forward and backward one displacement row dy at a time, as GEMMs.
+
+    Autograd's own backward of the diagonals-and-stack forward zero-filled a full
+    ``(N, H, W, W+2r)`` gradient for each of the (2r+1)² diagonals and summed them, and one
+    padded-size zero tensor per row: ~100 ms of MSNet's 1.25 s CPU-scale step. Here each row's
+    gradient band is written into one zeroed buffer through the strided view and multiplied
+    back: ``grad_first += G·bandᵀ``, ``grad_padded[rows dy..] += firstᵀ·G``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, first: torch.Tensor, second: torch.Tensor, radius: int):  # noqa: ANN205
+        height, size = first.shape[-2], 2 * radius + 1
+        padded = F.pad(second, (radius, radius, radius, radius))
+        rows_first = first.permute(0, 2, 3, 1)  # (N, H, W, C)
+        out = first.new_empty(first.shape[0], size, size, height, first.shape[-1])
+        for dy in range(size):
+            band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
+            pairs = torch.matmul(rows_first, band).contiguous()  # (N, H, W, W+2r)
+            out[:, dy] = _band(pairs, size).permute(0, 2, 1, 3)  # (N, 2r+1, H, W)
+        ctx.save_for_backward(first, second)
+        ctx.radius = radius
+        return out.flatten(1, 2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor):  # noqa: ANN205
+        first, second = ctx.saved_tensors
+        radius = ctx.radius
+        n, _, height, width = first.shape
+        size = 2 * radius + 1
+        grad = grad.reshape(n, size, size, height, width)
+        padded = F.pad(second, (radius, radius, radius, radius))
+        rows_first = first.permute(0, 2, 3, 1)  # (N, H, W, C)
+        # gradients in the inputs' own layouts (channels_last stays channels_last)
+        grad_rows = torch.zeros_like(rows_first)
+        grad_padded = torch.zeros_like(padded)
+        pairs_grad = first.new_empty(n, height, width, width + 2 * radius)
+        for dy in range(size):
+            pairs_grad.zero_()
+            _band(pairs_grad, size).copy_(grad[:, dy].permute(0, 2, 1, 3))
+            band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
+            grad_rows.add_(torch.matmul(pairs_grad, band.transpose(2, 3)))
+            grad_band = torch.matmul(rows_first.transpose(2, 3), pairs_grad)  # (N, H, C, W+2r)
+            grad_padded[:, :, dy : dy + height].add_(grad_band.permute(0, 2, 1, 3))
+        grad_first = grad_rows.permute(0, 3, 1, 2)
+        grad_second = grad_padded[:, :, radius : radius + height, radius : radius + width]
+        return grad_first, grad_second, None
 
 
 def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7) -> torch.Tensor:
@@ -31,22 +88,31 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7
     pair, and the 2r+1 diagonals ``x' = x + dx`` are the correlations. That computes
     (W+2r)/(2r+1) times the needed products, but as GEMMs, several times faster than a
     multiply-and-sum over a (C, H, 2r+1, W) window. Memory: one (N, H, W, W+2r) product at a
-    time, and for backward each row's band as a contiguous copy — about (2r+1)× ``second``.
+    time; the backward (hand-written, :class:`_LocalCorrelation`) the same plus the gradients.
     """
-    height = first.shape[-2]
-    size = 2 * radius + 1
     # at least fp32 even under autocast: the soft-argmax multiplies correlations by 100
     dtype = torch.promote_types(first.dtype, torch.float32)
     with torch.autocast(first.device.type, enabled=False):
-        padded = F.pad(second.to(dtype), (radius, radius, radius, radius))
-        rows_first = first.to(dtype).permute(0, 2, 3, 1)  # (N, H, W, C)
-        rows = []
-        for dy in range(size):
-            band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
-            pairs = torch.matmul(rows_first, band)  # (N, H, W, W+2r): x against x'
-            diagonals = [pairs.diagonal(offset=dx, dim1=2, dim2=3) for dx in range(size)]
-            rows.append(torch.stack(diagonals, dim=1))  # (N, 2r+1, H, W)
-        return torch.stack(rows, dim=1).flatten(1, 2)
+        first, second = first.to(dtype), second.to(dtype)
+        if torch.jit.is_tracing():
+            return local_correlation_reference(first, second, radius)
+        return _LocalCorrelation.apply(first, second, radius)
+
+
+def local_correlation_reference(
+    first: torch.Tensor, second: torch.Tensor, radius: int = 7
+) -> torch.Tensor:
+    """:func:`local_correlation` in plain tensor ops (traceable; autograd's own backward)."""
+    height, size = first.shape[-2], 2 * radius + 1
+    padded = F.pad(second, (radius, radius, radius, radius))
+    rows_first = first.permute(0, 2, 3, 1)  # (N, H, W, C)
+    rows = []
+    for dy in range(size):
+        band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
+        pairs = torch.matmul(rows_first, band)  # (N, H, W, W+2r): x against x'
+        diagonals = [pairs.diagonal(offset=dx, dim1=2, dim2=3) for dx in range(size)]
+        rows.append(torch.stack(diagonals, dim=1))  # (N, 2r+1, H, W)
+    return torch.stack(rows, dim=1).flatten(1, 2)
 
 
 def soft_argmax_flow(
