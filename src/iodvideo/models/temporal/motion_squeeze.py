@@ -18,6 +18,7 @@ from iodvideo.models.memory_format import like_layout
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import split_time
+from iodvideo.models.temporal.ops import tracing
 from iodvideo.models.temporal.shift import TemporalShift
 
 
@@ -94,7 +95,7 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7
     dtype = torch.promote_types(first.dtype, torch.float32)
     with torch.autocast(first.device.type, enabled=False):
         first, second = first.to(dtype), second.to(dtype)
-        if torch.jit.is_tracing():
+        if tracing():
             return local_correlation_reference(first, second, radius)
         return _LocalCorrelation.apply(first, second, radius)
 
