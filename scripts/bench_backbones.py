@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
 from iodvideo.allocator import keep_freed_memory
+from iodvideo.hardware import bench_header, choose_precision
 from iodvideo.models.memory_format import to_channels_last
 from iodvideo.models.registry import BACKBONES
 
@@ -149,6 +150,8 @@ def main() -> None:
     allocator = "malloc: keep_freed_memory (as training)" if kept else "malloc: glibc default"
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(bench_header(f"modes {', '.join(args.modes)}; training default here: "
+                       f"{choose_precision('cpu')}"), flush=True)
     header = ["backbone", "params", "GFLOP/clip", "shapes"]
     for mode in args.modes:
         header.append(f"fwd {mode} clip/s")

@@ -39,6 +39,7 @@ from iodvideo.evaluation.metrics import (
     visibility_of,
 )
 from iodvideo.evaluation.reference import frame_ap_reference
+from iodvideo.hardware import bench_header
 from iodvideo.inference.merge import clips_to_frame_detections
 
 DEFAULT_ANNOTATIONS = (
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
+    print(bench_header("float64 numpy (no network)"), flush=True)
     annotations = load_annotations(args.annotations)
     videos = annotations.videos(args.split, "test")[: args.videos]
     gt = {v: annotations.tube(v).astype(np.float64) for v in videos}

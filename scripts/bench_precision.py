@@ -29,6 +29,7 @@ from torch.profiler import ProfilerActivity, profile
 import iodvideo.models.temporal  # noqa: F401  (registers the backbones)
 from iodvideo.allocator import keep_freed_memory
 from iodvideo.config import CONFIG_DIR
+from iodvideo.hardware import bench_header, choose_precision
 from iodvideo.models.memory_format import to_channels_last
 from iodvideo.models.registry import BACKBONES
 
@@ -175,6 +176,8 @@ def main() -> None:
     allocator = "malloc: keep_freed_memory (as training)" if kept else "malloc: glibc default"
     if args.curve_seeds < 2:
         parser.error("--curve-seeds must be at least 2 (the noise is the spread between inits)")
+    print(bench_header(f"fp32 and channels_last+bf16 side by side; training default here: "
+                       f"{choose_precision('cpu')}"), flush=True)
     print(f"cores {os.cpu_count()}, torch threads {torch.get_num_threads()}, "
           f"input {args.input_size}, batch {args.batch}, K=8; clips/s of a whole training step; "
           f"{allocator}")

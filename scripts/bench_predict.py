@@ -24,6 +24,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from iodvideo.hardware import bench_header
+
 MODELS = {
     "cpu-resnet": ["backbone=resnet"],
     "cpu-tsm": ["backbone=tsm"],
@@ -126,6 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(bench_header("fp32 inference, NCHW (ClipRunner)"), flush=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"frames {args.height}x{args.width}")
     rows = []

@@ -25,6 +25,7 @@ import cv2  # noqa: E402
 
 from iodvideo.data.synth import SynthConfig, generate_synthiod, plan_videos  # noqa: E402
 from iodvideo.data.synth.render import render_video  # noqa: E402
+from iodvideo.hardware import bench_header  # noqa: E402
 
 GOAL = 100.0  # frames / s / core
 
@@ -44,6 +45,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="SynthConfig fields as key=value")
     args = parser.parse_args()
+    print(bench_header("numpy rendering (no network)"), flush=True)
     cv2.setNumThreads(1)
     fields = dict(item.split("=", 1) for item in args.overrides)
     config = SynthConfig(**{k: _value(v) for k, v in fields.items()})

@@ -44,7 +44,7 @@ def metric_names(runs: list[dict[str, Any]], wanted: list[str] | None) -> list[s
         return wanted
     names = {
         k for run in runs for k in run.get("metrics", {})
-        if k.startswith("val/") and k != "val/num_clips"
+        if k.startswith(("val/", "test/")) and not k.endswith("/num_clips")
     }
     return sorted(names)
 

@@ -33,3 +33,11 @@ def real_annotations(annotations_dir: Path):
     from iodvideo.data.annotations import load_annotations
 
     return load_annotations(annotations_dir / "TrueLeakedGas.pkl")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The machine in the suite's header: results on AVX2, AVX-512 and ARM CPUs differ in which
+    hardware-specific tests run (their skip reasons name the missing capability)."""
+    from iodvideo.hardware import choose_precision, describe_machine
+
+    return f"iodvideo: {describe_machine()}; default precision {choose_precision('cpu')}"

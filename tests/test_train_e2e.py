@@ -27,10 +27,18 @@ def test_train_generates_synthiod_trains_and_reports_frame_ap(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "synth" / "TrueLeakedGas.pkl").exists()
-    match = re.search(r"val/frameAP@0\.5 on split 1 test clips: ([-\d.]+|nan)", result.stdout)
+    match = re.search(
+        r"val/frameAP@0\.5 on split 1 validation videos \(1 held-out training videos\): "
+        r"([-\d.]+|nan)", result.stdout)
     assert match, result.stdout[-2000:]
     ap = float(match.group(1))
     assert math.isfinite(ap) and 0.0 <= ap <= 100.0
+    # the test videos are scored once, with the checkpoint chosen on validation
+    test = re.search(r"test on split 1 \(1 videos, epoch000\.ckpt chosen on validation\): "
+                     r"AP@0\.5 ([-\d.]+)", result.stdout)
+    assert test, result.stdout[-2000:]
+    assert 0.0 <= float(test.group(1)) <= 100.0
+    assert "precision: " in result.stdout and "memory format: " in result.stdout
     checkpoints = list((run_dir / "checkpoints").glob("*.ckpt"))
     assert any(c.name == "last.ckpt" for c in checkpoints) and len(checkpoints) >= 2
     rows = list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
@@ -49,7 +57,7 @@ def test_resume_from_last_checkpoint(tmp_path):
     result = _run(*common, "trainer.max_epochs=2", f"ckpt_path={last}", f"hydra.run.dir={second}")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.DictReader(open(second / "csv" / "metrics.csv")))
-    epochs = {int(float(r["epoch"])) for r in rows if r.get("epoch")}
+    epochs = {int(float(r["epoch"])) for r in rows if r.get("epoch") and r.get("val/frameAP@0.5")}
     assert epochs == {1}  # epoch 0 came from the checkpoint, only epoch 1 ran
 
 

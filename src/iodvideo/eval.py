@@ -5,7 +5,7 @@ Two modes, one protocol (reference-notes §8-9):
 * ``detections=<dir>``: score detections already on disk, in our per-video format or the
   original code's per-clip pickles (so runs of the original code can be re-scored);
 * ``ckpt=<file>``: rebuild the model from the training checkpoint's own config, run it over
-  every test clip of each split (``val_dataloader``), decode (MOV or STA mode), scale to image
+  every test clip of each split (``test_dataloader``), decode (MOV or STA mode), scale to image
   pixels, merge clips per frame, then score the same way.
 
 Prints the five paper metrics per split (and their mean over several splits) and writes
@@ -171,7 +171,7 @@ def load_detector(path: str | Path):
 
 
 def infer_detections(detector, datamodule, decode: DictConfig | dict, device) -> dict:
-    """Run ``detector`` over ``datamodule.val_dataloader()``; frame detections per video."""
+    """Run ``detector`` over ``datamodule.test_dataloader()``; frame detections per video."""
     from iodvideo.inference.merge import clips_to_frame_detections
 
     clips = infer_clips(detector, datamodule, decode, device)
@@ -188,7 +188,7 @@ def infer_clips(detector, datamodule, decode: DictConfig | dict, device) -> dict
     clips: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
     detector = detector.to(device)
     with torch.inference_mode():
-        for batch in datamodule.val_dataloader():
+        for batch in datamodule.test_dataloader():
             out = detector(batch["video"].to(device))
             dets = decode_clips(
                 out, str(decode["mode"]), int(decode["top_n"]), float(decode["offset_scale"])

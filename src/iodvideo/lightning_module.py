@@ -39,15 +39,36 @@ def latest_checkpoint(trainer: pl.Trainer) -> str | None:
     return None
 
 
+def covered_ground_truth(
+    clip_detections: dict[int, dict[int, np.ndarray]],
+    videos: Sequence[str],
+    ground_truth: dict[str, np.ndarray],
+    clip_len: int,
+) -> dict[str, np.ndarray]:
+    """The GT tubes of the videos that have decoded clips, cut to the frames those clips cover
+    (``video_idx`` → {start: tubelets}); GT rows are ``frame, x1, y1, x2, y2``."""
+    covered: dict[str, np.ndarray] = {}
+    for vi, clips in clip_detections.items():
+        tube = np.asarray(ground_truth[videos[vi]])
+        seen = np.zeros(len(tube), dtype=bool)
+        for start in clips:
+            seen |= (tube[:, 0] >= start) & (tube[:, 0] < start + clip_len)
+        covered[videos[vi]] = tube[seen]
+    return {video: covered[video] for video in videos if video in covered}
+
+
 class IODLitModule(pl.LightningModule):
     """Wraps a clip detector and its criterion.
 
-    Validation decodes every test clip (``sta=False``: MOV mode, ``sta=True``: STA mode with
-    ``offset_scale``; notes §8), merges clips into per-frame detections and scores frameAP
-    with the paper's protocol (notes §9) at each threshold in ``iou_thresholds``; the metrics
-    are logged as ``val/frameAP@<th>`` in percent (``paper_metrics=True``: the paper's five,
-    ``val/AP@0.5`` ... ``val/AP@0.5:0.95``). Under DDP every rank decodes its share of the
-    clips and the detections are gathered before scoring, so each rank logs the same AP.
+    Validation decodes every clip of the datamodule's validation videos (held-out training
+    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; notes §8),
+    merges clips into per-frame detections and scores frameAP with the paper's protocol
+    (notes §9) at each threshold in ``iou_thresholds``; the metrics are logged as
+    ``val/frameAP@<th>`` in percent (``paper_metrics=True``: the paper's five, ``val/AP@0.5``
+    ... ``val/AP@0.5:0.95``). Test (``trainer.test``) does the same on the test videos and
+    logs the five metrics plus ``test/AP@0.5_clear`` and ``test/AP@0.5_vague``. Under DDP
+    every rank decodes its share of the clips and the detections are gathered before scoring,
+    so each rank logs the same AP.
     ``validation_step`` returns the grid-unit detections of its batch (for image callbacks).
     """
 
@@ -144,9 +165,25 @@ class IODLitModule(pl.LightningModule):
         if self.trainer.sanity_checking:
             self._clip_detections = defaultdict(dict)
             return
+        self._score("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._clip_detections = defaultdict(dict)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict:
+        return self.validation_step(batch, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        self._score("test")
+
+    def _score(self, stage: str) -> None:
+        """frameAP of the clips decoded in this ``val``/``test`` epoch, against the ground
+        truth of exactly the frames those clips cover (a partial run, e.g. with
+        ``trainer.limit_val_batches``, is not charged with misses on frames it never saw).
+        ``test`` always logs the paper's five metrics plus AP@0.5 on clear and vague videos."""
         clip_detections = self._gathered_detections()
         self._clip_detections = defaultdict(dict)
-        videos, ground_truth = self.trainer.datamodule.eval_ground_truth()
+        videos, ground_truth = self.trainer.datamodule.ground_truth(stage)
         clip_len = self.detector.clip_len
         detections = {
             videos[vi]: clips_to_frame_detections(clips, clip_len)
@@ -154,13 +191,18 @@ class IODLitModule(pl.LightningModule):
         }
         if not detections:
             return
-        if self.paper_metrics:
-            scored = score_paper_metrics(detections, ground_truth).metrics
-            values = {f"val/{k}": v for k, v in scored.items()}
+        covered = covered_ground_truth(clip_detections, videos, ground_truth, clip_len)
+        if self.paper_metrics or stage == "test":
+            split = score_paper_metrics(detections, covered)
+            values = {f"{stage}/{k}": v for k, v in split.metrics.items()}
+            for visibility in ("clear", "vague"):
+                ap = split.ap[visibility].get(0.5)
+                if ap is not None and math.isfinite(ap):
+                    values[f"{stage}/AP@0.5_{visibility}"] = 100.0 * ap
         else:
-            aps = frame_ap_at(detections, ground_truth, self.iou_thresholds)
-            values = {f"val/frameAP@{th:g}": 100.0 * ap for th, ap in aps.items()}
-        values["val/num_clips"] = float(sum(len(c) for c in clip_detections.values()))
+            aps = frame_ap_at(detections, covered, self.iou_thresholds)
+            values = {f"{stage}/frameAP@{th:g}": 100.0 * ap for th, ap in aps.items()}
+        values[f"{stage}/num_clips"] = float(sum(len(c) for c in clip_detections.values()))
         # identical on every rank (gathered above); sync_dist only silences Lightning's warning
         self.log_dict(values, sync_dist=self.trainer.world_size > 1)
 

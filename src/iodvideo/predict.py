@@ -136,7 +136,8 @@ def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
 
 
 def video_key(spec: str, keys: set[str], explicit: str | None) -> str | None:
-    """The annotation key of an input: ``explicit``, else the path's trailing parts."""
+    """The annotation key of an input: ``explicit``, else the path's trailing parts, else the
+    one key whose last part is the file or folder name (None if none or several are)."""
     if explicit:
         return explicit if explicit in keys else None
     path = Path(spec)
@@ -148,6 +149,12 @@ def video_key(spec: str, keys: set[str], explicit: str | None) -> str | None:
         candidate = "/".join(parts[-n:])
         if candidate in keys:
             return candidate
+    # a bare file name (001_wild_static_vague.avi) names the key whose last part it is, if
+    # exactly one key ends that way (IOD-Video's keys are TrueLeakedGas/<name>)
+    if parts:
+        matches = [key for key in keys if key.rsplit("/", 1)[-1] == parts[-1]]
+        if len(matches) == 1:
+            return matches[0]
     return None
 
 

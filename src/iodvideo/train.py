@@ -24,6 +24,7 @@ from iodvideo.allocator import keep_freed_memory
 from iodvideo.checkpointing import SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import exit_on_user_error
+from iodvideo.hardware import describe_machine, describe_memory_format, describe_precision
 from iodvideo.lightning_module import IODLitModule, latest_checkpoint
 
 log = logging.getLogger(__name__)
@@ -59,18 +60,69 @@ def train(cfg: DictConfig) -> float | None:
     )
     for logger in loggers:
         logger.log_hyperparams(resolved)
+    if trainer.is_global_zero:
+        print(hardware_summary(cfg), flush=True)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
 
-    metric = trainer.callback_metrics.get(cfg.optimized_metric)
-    value = None if metric is None else float(metric)
+    fitted = logged_scalars(trainer)  # before trainer.test resets the logged metrics
+    value = fitted.get(cfg.optimized_metric)
+    test, tested = (test_selected(trainer, module, datamodule) if cfg.test_after_fit
+                    else ({}, None))
     if trainer.is_global_zero:
-        write_metrics(cfg, trainer, value)
+        write_metrics(cfg, trainer, value, {**fitted, **test}, tested)
     if value is None:
         log.warning("%s was not computed (no validation ran)", cfg.optimized_metric)
-        return None
-    if trainer.is_global_zero:
-        print(f"{cfg.optimized_metric} on split {datamodule.split} test clips: {value:.2f}")
+    elif trainer.is_global_zero:
+        print(f"{cfg.optimized_metric} on split {datamodule.split} validation videos "
+              f"({len(datamodule.val_videos())} held-out training videos): {value:.2f}")
+    if test and trainer.is_global_zero:
+        print(test_summary(test, datamodule, tested))
     return value
+
+
+def test_selected(
+    trainer: pl.Trainer, module: IODLitModule, datamodule: Any
+) -> tuple[dict[str, float], str | None]:
+    """Score the test videos once, with the checkpoint chosen on validation (the best by
+    ``optimized_metric``; the final weights when no best was kept): test metrics in percent,
+    and the checkpoint used (None: the final weights)."""
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+    trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+    test = {k: v for k, v in logged_scalars(trainer).items() if k.startswith("test/")}
+    return test, best
+
+
+def logged_scalars(trainer: pl.Trainer) -> dict[str, float | None]:
+    """Every scalar the run logged so far (non-finite values as None, for plain JSON)."""
+    scalars: dict[str, float | None] = {}
+    for key, tensor in trainer.callback_metrics.items():
+        number = float(tensor)
+        scalars[key] = number if math.isfinite(number) else None
+    return scalars
+
+
+def test_summary(test: dict[str, float], datamodule: Any, checkpoint: str | None) -> str:
+    """One line: the test metrics (AP@0.5, and on clear / vague videos beside it)."""
+    chosen = Path(checkpoint).name if checkpoint else "the final weights"
+    shown = (("AP@0.5", "AP@0.5"), ("clear", "AP@0.5_clear"), ("vague", "AP@0.5_vague"),
+             ("AP@0.75", "AP@0.75"), ("AP@0.5:0.95", "AP@0.5:0.95"))
+    values = " | ".join(f"{label} {test[f'test/{key}']:.2f}" for label, key in shown
+                        if f"test/{key}" in test)
+    return (f"test on split {datamodule.split} ({len(datamodule.test_videos())} videos, "
+            f"{chosen} chosen on validation): {values}")
+
+
+def hardware_summary(cfg: DictConfig) -> str:
+    """Three lines: the machine, the precision and the memory format training runs with, each
+    with the reason (the hardware rule, or the override that set it)."""
+    trainer_cfg = cfg.trainer
+    chosen = OmegaConf.is_interpolation(trainer_cfg, "precision")
+    precision = describe_precision(trainer_cfg.precision, trainer_cfg.accelerator, chosen)
+    return (
+        f"machine: {describe_machine()}\n"
+        f"precision: {precision}\n"
+        f"memory format: {describe_memory_format(bool(cfg.channels_last))}"
+    )
 
 
 def run_summary(cfg: DictConfig, choices: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -91,16 +143,20 @@ def run_summary(cfg: DictConfig, choices: dict[str, Any] | None = None) -> dict[
     }
 
 
-def write_metrics(cfg: DictConfig, trainer: pl.Trainer, value: float | None) -> Path | None:
-    """``<run dir>/metrics.json``: the optimised metric, every logged scalar, the run's
-    ablation settings and the Hydra overrides, in plain JSON."""
+def write_metrics(
+    cfg: DictConfig,
+    trainer: pl.Trainer,
+    value: float | None,
+    scalars: dict[str, float | None],
+    tested: str | None = None,
+) -> Path | None:
+    """``<run dir>/metrics.json``: the optimised (validation) metric, every logged scalar
+    (``test/*``: the test videos scored with the checkpoint chosen on validation,
+    ``test_checkpoint``), the run's ablation settings and the Hydra overrides, in plain
+    JSON."""
     if not HydraConfig.initialized():
         return None
     hydra_cfg = HydraConfig.get()
-    scalars = {}
-    for key, tensor in trainer.callback_metrics.items():
-        number = float(tensor)
-        scalars[key] = number if math.isfinite(number) else None
     checkpoint = trainer.checkpoint_callback
     record = {
         "optimized_metric": cfg.optimized_metric,
@@ -113,6 +169,7 @@ def write_metrics(cfg: DictConfig, trainer: pl.Trainer, value: float | None) -> 
         "job_num": hydra_cfg.job.get("num"),
         "best_checkpoint": getattr(checkpoint, "best_model_path", None) or None,
         "last_checkpoint": latest_checkpoint(trainer),
+        "test_checkpoint": tested,
     }
     path = Path(hydra_cfg.runtime.output_dir) / METRICS_FILE
     tmp = path.with_suffix(".json.tmp")

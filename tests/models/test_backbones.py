@@ -10,6 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from iodvideo import hardware
 from iodvideo.errors import ConfigError
 from iodvideo.lightning_module import IODLitModule
 from iodvideo.models.detector import ClipDetector
@@ -159,19 +160,25 @@ def test_backbone_feeds_the_unchanged_neck_and_heads(name):
     assert out["wh"].shape == (2, 8, SIZE // 4, SIZE // 4)
 
 
-def _record_maps_off_the_fast_path(model: torch.nn.Module) -> list[tuple[str, str]]:
-    """Hooks every leaf layer; the returned list fills with the layers whose (bf16) input
-    gave a rank-4/5 output that is not bf16 channels-last. Layers fed the raw fp32 video
-    (TDN's difference pool) are exempt: their input is what the data loader hands over."""
+def _record_maps_off_the_fast_path(
+    model: torch.nn.Module, video: torch.Tensor, dtype: torch.dtype
+) -> list[tuple[str, str]]:
+    """Hooks every leaf layer; the returned list fills with the layers that hand on a
+    rank-4/5 map that is not channels-last in ``dtype``. Layers fed the raw video itself (the
+    stem, TDN's difference pool) are exempt: their input is what the data loader hands over."""
     found: list[tuple[str, str]] = []
+    video_storage = video.untyped_storage().data_ptr()
 
     def check(name: str, inputs: tuple, output: object) -> None:
-        if any(isinstance(t, torch.Tensor) and t.dtype == torch.float32 for t in inputs):
+        if any(
+            isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() == video_storage
+            for t in inputs
+        ):
             return
         for t in output if isinstance(output, (list, tuple)) else [output]:
             if isinstance(t, torch.Tensor) and t.dim() in (4, 5) and t.is_floating_point():
                 layout = channels_last_format(t)
-                if t.dtype != torch.bfloat16 or not t.is_contiguous(memory_format=layout):
+                if t.dtype != dtype or not t.is_contiguous(memory_format=layout):
                     found.append((name, f"{t.dtype} {tuple(t.stride())}"))
 
     for name, layer in model.named_modules():
@@ -180,10 +187,9 @@ def _record_maps_off_the_fast_path(model: torch.nn.Module) -> list[tuple[str, st
     return found
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
-    """The training default (channels_last + bf16 autocast) for every backbone, I3D/S3D's
-    rank-5 weights included, with outputs close to the plain fp32 model's."""
+def _channels_last_detector(name: str) -> tuple[ClipDetector, torch.Tensor, torch.Tensor]:
+    """A tiny detector converted as training converts it, a clip, and the plain fp32 model's
+    heatmap on that clip (computed before the conversion)."""
     torch.manual_seed(0)
     backbone = build(name, 4)
     detector = tiny_detector(backbone).eval()
@@ -193,13 +199,56 @@ def test_default_fast_path_channels_last_bf16_trains_every_backbone(name):
     IODLitModule(detector, criterion=torch.nn.Identity(), optimizer=None, channels_last=True)
     weights = [p for p in detector.parameters() if p.dim() in (4, 5)]
     assert all(p.is_contiguous(memory_format=channels_last_format(p)) for p in weights)
-    off_path = _record_maps_off_the_fast_path(detector)
+    return detector, clip, plain
+
+
+NATIVE_BF16 = hardware.cpu_has_native_bf16()
+NO_NATIVE_BF16 = (
+    f"bf16 is emulated on this CPU ({hardware.cpu_isa()}; torch.ops.mkldnn."
+    "_is_mkldnn_bf16_supported() is False), so training defaults to fp32 and oneDNN's bf16 "
+    "kernels, whose layouts this checks, are not used"
+)
+PATHS = [
+    pytest.param(torch.float32, id="fp32"),
+    pytest.param(torch.bfloat16, id="bf16",
+                 marks=pytest.mark.skipif(not NATIVE_BF16, reason=NO_NATIVE_BF16)),
+]
+
+
+@pytest.mark.parametrize("dtype", PATHS)
+@pytest.mark.parametrize("name", NAMES)
+def test_channels_last_path_has_no_layout_or_dtype_conversion(name, dtype):
+    """Training's default path on this CPU — channels_last, with bf16 autocast where the CPU
+    computes bf16 natively and fp32 elsewhere (iodvideo.hardware) — keeps every map
+    channels-last in the compute dtype, I3D/S3D's rank-5 maps included: a layer that hands on
+    an NCHW or fp32 map costs a conversion in every step."""
+    detector, clip, _ = _channels_last_detector(name)
+    off_path = _record_maps_off_the_fast_path(detector, clip, dtype)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+    with autocast, torch.no_grad():
+        out = detector(clip)
+    assert out["hm"].dtype == dtype
+    assert off_path == []
+
+
+def test_the_default_precision_is_one_of_the_checked_paths():
+    expected = "bf16-mixed" if NATIVE_BF16 else "32"
+    assert hardware.choose_precision("cpu").precision == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bf16_autocast_trains_every_backbone_on_any_cpu(name):
+    """channels_last + bf16 autocast (native or emulated) gives the fp32 model's heatmap to
+    bf16 accuracy and finite gradients for every weight, on any CPU."""
+    detector, clip, plain = _channels_last_detector(name)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = detector(clip)
     assert out["hm"].dtype == torch.bfloat16
-    assert off_path == []  # a layer fed bf16 handing on an fp32 or NCHW map costs conversions
+    # bf16 keeps 8 significant bits (unit roundoff 2^-9 ≈ 2e-3); rounding every layer's
+    # inputs and weights through ~15 layers leaves a few 1e-2 on O(1) logits
     torch.testing.assert_close(out["hm"].float(), plain, rtol=0.05, atol=0.05)
     sum(v.float().square().mean() for v in out.values()).backward()
+    weights = [p for p in detector.parameters() if p.dim() in (4, 5)]
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in weights)
 
 

@@ -60,7 +60,8 @@ def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.Comple
 @pytest.fixture(scope="session")
 def resnet_ckpt(work: Path) -> Path:
     run = work / "train_resnet"
-    proc = run_module("iodvideo.train", "experiment=smoke", f"data.root={work / 'train_synth'}",
+    proc = run_module("iodvideo.train", "experiment=smoke", "backbone=resnet",
+                      f"data.root={work / 'train_synth'}",
                       f"hydra.run.dir={run}", "trainer.limit_train_batches=1",
                       "+trainer.limit_val_batches=1", "callbacks.val_images=null",
                       "callbacks.progress_bar=null", "logger=csv")

@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+def reordered_sum_atol(model: nn.Module, reference: torch.Tensor) -> float:
+    """Absolute tolerance between two fp32 runs of ``model`` that differ only in the order of
+    their sums (another batch composition makes oneDNN pick another blocking), for outputs of
+    the scale of ``reference``.
+
+    Reordering a sum of n terms changes its rounding by about eps·sqrt(n) of the terms' scale
+    (the random-walk estimate behind torch.testing's fp32 defaults); the model chains ``depth``
+    such reductions (its convolutions), whose independent errors add up as sqrt(depth). n is
+    the longest reduction, in_channels/groups·kernel area, so the bound errs on the safe side.
+    """
+    convs = [m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)]
+    longest = max(m.weight[0].numel() if not m.transposed else m.weight[:, 0].numel()
+                  for m in convs)
+    eps = torch.finfo(torch.float32).eps
+    return eps * math.sqrt(longest * len(convs)) * float(reference.abs().max())
 
 
 class FrameDifferenceDetector(nn.Module):

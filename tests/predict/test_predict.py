@@ -17,6 +17,7 @@ from iodvideo.inference.merge import clips_to_frame_detections
 from iodvideo.inference.stream.offline import predict_video
 from iodvideo.inference.stream.runner import ClipRunner, clip_starts
 from iodvideo.inference.stream.sources import open_source
+from iodvideo.predict import video_key
 
 from .conftest import VIDEO, base_config, run_module
 
@@ -130,3 +131,16 @@ def test_bad_inputs_give_clear_errors(resnet_ckpt: Path, work: Path, tmp_path: P
                       f"hydra.run.dir={tmp_path / 'cli'}")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_video_key_is_found_from_a_bare_file_name() -> None:
+    keys = {"TrueLeakedGas/001_wild_static_vague", "TrueLeakedGas/002_wild_static_clear",
+            "Other/002_wild_static_clear"}
+    assert video_key("/clips/001_wild_static_vague.avi", keys, None) == (
+        "TrueLeakedGas/001_wild_static_vague")
+    assert video_key("002_wild_static_clear.mp4", keys, None) is None  # two keys end so
+    assert video_key("x/TrueLeakedGas/002_wild_static_clear.mp4", keys, None) == (
+        "TrueLeakedGas/002_wild_static_clear")
+    assert video_key("clip.avi", keys, "TrueLeakedGas/001_wild_static_vague") == (
+        "TrueLeakedGas/001_wild_static_vague")
+    assert video_key("unknown.avi", keys, None) is None

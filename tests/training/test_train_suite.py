@@ -39,12 +39,12 @@ def _rows(run_dir: Path) -> list[dict]:
     return list(csv.DictReader(open(run_dir / "csv" / "metrics.csv")))
 
 
-def _num_test_clips(synth_root: Path, clip_len: int) -> int:
-    from iodvideo.data.annotations import load_annotations
+def _num_val_clips(synth_root: Path, clip_len: int) -> int:
     from iodvideo.data.clips import inference_clips
+    from iodvideo.data.datamodule import IODVideoDataModule
 
-    annotations = load_annotations(synth_root / "TrueLeakedGas.pkl")
-    return len(inference_clips(annotations, annotations.videos(1, "test"), clip_len))
+    data = IODVideoDataModule(str(synth_root), clip_len=clip_len)
+    return len(inference_clips(data.annotations, data.val_videos(), clip_len))
 
 
 def test_sta_mode_with_csv_tensorboard_and_offline_wandb(synth_root, tmp_path):
@@ -76,7 +76,7 @@ def test_resumed_run_matches_an_uninterrupted_run_exactly(synth_root, tmp_path):
     reference) and metrics as the uninterrupted 2-epoch run — bit for bit, because the RNG
     states travel in the checkpoint (augmentation and shuffling continue the same streams)."""
     full, resumed = tmp_path / "full", tmp_path / "resumed"
-    common = ("scheduler.milestones=[1]", "trainer.max_epochs=2")
+    common = ("scheduler.milestones=[1]", "trainer.max_epochs=2", "optimizer.lr=5e-4")
     result = _smoke(synth_root, *common, "callbacks.checkpoint.save_top_k=-1",
                     f"hydra.run.dir={full}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -121,8 +121,8 @@ def test_two_job_multirun_bf16_channels_last_and_collect(synth_root, tmp_path):
     result = _run("scripts/collect.py", str(sweep), module="")
     assert result.returncode == 0, result.stderr
     table = (sweep / "results.md").read_text()
-    assert re.search(r"\| resnet \| MOV \| 1 \| \d+\.\d\d \|", table), table
-    assert re.search(r"\| resnet \| STAloss \| 1 \| \d+\.\d\d \|", table), table
+    assert re.search(r"\| tsm \| MOV \| 1 \| \d+\.\d\d \|", table), table
+    assert re.search(r"\| tsm \| STAloss \| 1 \| \d+\.\d\d \|", table), table
     rows = list(csv.DictReader(open(sweep / "results.csv")))
     assert [r["sta"] for r in rows] == ["MOV", "STAloss"] and "val/frameAP@0.5" in rows[0]
     assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2
@@ -136,8 +136,8 @@ def test_ddp_two_cpu_processes_over_gloo(synth_root, tmp_path):
     log = result.stdout + result.stderr
     assert "distributed_backend=gloo" in log and "MEMBER: 2/2" in log
     summary = json.loads((run / "metrics.json").read_text())
-    # every test clip was scored: each rank decoded its share, then they were gathered
-    assert summary["metrics"]["val/num_clips"] == _num_test_clips(synth_root, clip_len=4)
+    # every validation clip was scored: each rank decoded its share, then they were gathered
+    assert summary["metrics"]["val/num_clips"] == _num_val_clips(synth_root, clip_len=4)
     assert (run / "checkpoints" / "last.ckpt").exists()
 
 

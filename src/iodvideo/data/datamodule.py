@@ -1,8 +1,12 @@
 """LightningDataModule for IOD-Video-layout data (the real dataset or SynthIOD).
 
-Training iterates every training clip of one split (shuffled each epoch); validation and
-test iterate every inference clip of the split's test videos, in order, so the module can
-merge them into per-frame detections and score frameAP exactly as the paper does.
+Training iterates every training clip of one split (shuffled each epoch) except those of a
+seeded, held-out part of its training videos (``val_fraction``): validation iterates every
+inference clip of those held-out videos, test every inference clip of the split's test videos,
+in order, so the module can merge them into per-frame detections and score frameAP exactly as
+the paper does. Model selection (the best checkpoint) therefore never looks at the test videos;
+``val_fraction: 0`` restores the reference's practice of validating on the test split. With
+``online`` (SynthIOD only) training clips are instead rendered on the fly, each from a new video.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from iodvideo.data.annotations import Annotations, Visibility, load_annotations
 from iodvideo.data.augment import MOCAugment
@@ -50,6 +54,9 @@ class IODVideoDataModule(pl.LightningDataModule):
         max_objects: int = 128,
         augment: MOCAugment | None = None,
         synth: Mapping[str, Any] | None = None,
+        val_fraction: float = 0.2,
+        val_seed: int = 0,
+        online: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if clip_len < 1:
@@ -68,7 +75,17 @@ class IODVideoDataModule(pl.LightningDataModule):
         self.context = context
         self.eval_visibility = eval_visibility
         self.max_objects = max_objects
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        self.val_fraction = float(val_fraction)
+        self.val_seed = int(val_seed)
         self.synth = dict(synth) if synth is not None else None
+        self.online = dict(online) if online is not None else None
+        if self.online is not None and self.synth is None:
+            raise ConfigError(
+                "data.online renders SynthIOD training clips and needs data.synth (the "
+                "generator settings); it cannot be used with real data"
+            )
         self.reader = reader if reader is not None else FrameFolderReader(self.root / "Frames")
         self.augment = augment
         self.transform = ResizeNormalize(input_size, down_ratio)
@@ -113,8 +130,29 @@ class IODVideoDataModule(pl.LightningDataModule):
         self.annotations.videos(self.split, "test")  # fails early on a bad split
 
     # -- videos and clips ---------------------------------------------------------------
+    def _split_training_videos(self) -> tuple[list[str], list[str]]:
+        """(fitting videos, held-out validation videos) of the split's training list: a seeded
+        draw of ``round(val_fraction · n)`` videos (at least one when the fraction is > 0), so
+        every clip of a video lands on one side."""
+        videos = self.annotations.videos(self.split, "train")
+        count = round(self.val_fraction * len(videos))
+        if self.val_fraction > 0:
+            count = min(max(count, 1), len(videos) - 1)
+        rng = np.random.default_rng(self.val_seed)
+        held = set(rng.choice(len(videos), size=count, replace=False).tolist()) if count else set()
+        fit = [v for i, v in enumerate(videos) if i not in held]
+        return fit, [v for i, v in enumerate(videos) if i in held]
+
     def train_videos(self) -> list[str]:
-        return self.annotations.videos(self.split, "train")
+        """The training videos the model is fitted on (the held-out ones excluded)."""
+        return self._split_training_videos()[0]
+
+    def val_videos(self) -> list[str]:
+        """Held-out training videos for model selection; the test videos if ``val_fraction``
+        is 0 (the reference's practice)."""
+        if self.val_fraction == 0:
+            return self.test_videos()
+        return self._split_training_videos()[1]
 
     def test_videos(self) -> list[str]:
         return self.annotations.videos(self.split, "test", self.eval_visibility)
@@ -125,7 +163,26 @@ class IODVideoDataModule(pl.LightningDataModule):
             self.context or 0, self.max_objects, augment,
         )
 
+    def online_dataset(self) -> Dataset:
+        """Training clips rendered on the fly (``data.online``; see data/synth/online.py)."""
+        from iodvideo.data.synth.online import OnlineSynthClips, online_config
+
+        settings = dict(self.online or {})
+        clips = int(settings.pop("clips_per_epoch", 400))
+        max_warmup = int(settings.pop("max_warmup", 8))
+        config = online_config(self.synth or {}, **settings)
+        return OnlineSynthClips(
+            config, clips, self.transform, self.clip_len, self.context or 0, self.max_objects,
+            self.augment, max_warmup,
+        )
+
     def train_dataloader(self) -> DataLoader:
+        if self.online is not None:
+            return DataLoader(
+                self.online_dataset(), batch_size=self.batch_size, shuffle=False,
+                drop_last=True, num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+            )
         clips = training_clips(self.annotations, self.train_videos(), self.clip_len)
         if not clips:
             raise ConfigError(
@@ -138,16 +195,39 @@ class IODVideoDataModule(pl.LightningDataModule):
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
-    def val_dataloader(self) -> DataLoader:
-        clips = inference_clips(self.annotations, self.test_videos(), self.clip_len)
+    def _inference_loader(self, videos: list[str]) -> DataLoader:
+        clips = inference_clips(self.annotations, videos, self.clip_len)
         return DataLoader(
             self._dataset(clips), batch_size=self.eval_batch_size, shuffle=False,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
-    test_dataloader = val_dataloader
+    def val_dataloader(self) -> DataLoader:
+        return self._inference_loader(self.val_videos())
+
+    def test_dataloader(self) -> DataLoader:
+        return self._inference_loader(self.test_videos())
+
+    def calibration_dataloader(self, num_batches: int, seed: int = 0) -> DataLoader:
+        """``num_batches`` batches of training clips without augmentation, drawn with ``seed``
+        (no global RNG touched): what BatchNorm recalibration runs on (bn_calibration)."""
+        clips = training_clips(self.annotations, self.train_videos(), self.clip_len)
+        rng = np.random.default_rng([self.val_seed, seed])
+        count = min(len(clips), num_batches * self.batch_size)
+        chosen = [clips[i] for i in rng.choice(len(clips), size=count, replace=False)]
+        return DataLoader(
+            self._dataset(chosen), batch_size=self.batch_size, shuffle=False,
+            num_workers=min(self.num_workers, 2),
+        )
+
+    def ground_truth(self, stage: str = "test") -> tuple[list[str], dict[str, np.ndarray]]:
+        """Videos of the ``val`` or ``test`` loader (index order of ``video_idx``) and their GT
+        tubes, for frameAP."""
+        if stage not in ("val", "test"):
+            raise ValueError(f"stage must be 'val' or 'test', got {stage!r}")
+        videos = self.val_videos() if stage == "val" else self.test_videos()
+        return videos, {video: self.annotations.tube(video) for video in videos}
 
     def eval_ground_truth(self) -> tuple[list[str], dict[str, np.ndarray]]:
-        """Test videos (index order of ``video_idx``) and their GT tubes, for frameAP."""
-        videos = self.test_videos()
-        return videos, {video: self.annotations.tube(video) for video in videos}
+        """The test videos and their GT tubes (``ground_truth("test")``)."""
+        return self.ground_truth("test")

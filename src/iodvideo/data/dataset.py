@@ -62,17 +62,30 @@ class ClipDataset(Dataset):
             )
         rows = slice(clip.start - 1, clip.start - 1 + self.clip_len)
         tubes = [tube[rows, 1:5] for tube in self.annotations.tubes(clip.video)]
-        if self.augment is not None:
-            augmented = self.augment(frames, tubes)
-            frames, tubes = augmented.frames, augmented.tubes
-        boxes_hw = frames.shape[1:3]
-        grid_tubes = [self.transform.boxes(tube, boxes_hw) for tube in tubes]
-        targets = build_targets(
-            grid_tubes, self.clip_len, self.transform.grid_size, self.max_objects
-        )
-        item = {key: torch.from_numpy(value) for key, value in targets.items()}
-        item["video"] = torch.from_numpy(self.transform.frames(frames))
+        item = clip_item(frames, tubes, self.transform, self.clip_len, self.max_objects,
+                         self.augment)
         item["video_idx"] = torch.tensor(clip.video_index)
         item["start"] = torch.tensor(clip.start)
         item["image_hw"] = torch.tensor(np.asarray(image_hw))
         return item
+
+
+def clip_item(
+    frames: np.ndarray,
+    tubes: Sequence[np.ndarray],
+    transform: ResizeNormalize,
+    clip_len: int,
+    max_objects: int = 128,
+    augment: MOCAugment | None = None,
+) -> dict[str, torch.Tensor]:
+    """Frames ``(T, H, W, 3)`` uint8 and the K clip frames' boxes of each tube (image pixels)
+    → the normalised ``video`` tensor and its targets (augmented first if ``augment``)."""
+    if augment is not None:
+        augmented = augment(frames, list(tubes))
+        frames, tubes = augmented.frames, augmented.tubes
+    boxes_hw = frames.shape[1:3]
+    grid_tubes = [transform.boxes(tube, boxes_hw) for tube in tubes]
+    targets = build_targets(grid_tubes, clip_len, transform.grid_size, max_objects)
+    item = {key: torch.from_numpy(value) for key, value in targets.items()}
+    item["video"] = torch.from_numpy(transform.frames(frames))
+    return item

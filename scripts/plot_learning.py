@@ -1,0 +1,107 @@
+"""Learning curves of training runs: train loss and validation AP per epoch, one PNG.
+
+    .venv/bin/python scripts/plot_learning.py OUT.png LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+        [--metric val/frameAP@0.5] [--title "..."]
+
+Each RUN_DIR is a ``python -m iodvideo.train`` run directory (it reads ``csv/metrics.csv``):
+the left panel is the mean of the logged ``train/loss`` values of each epoch, the right one
+the validation metric at the end of each epoch. Drawn with OpenCV (matplotlib is not a
+dependency). Also prints the curves as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+COLOURS = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
+           (75, 86, 140), (194, 119, 227), (127, 127, 127)]
+
+
+def read_curves(run: Path, metric: str) -> tuple[dict[int, float], dict[int, float]]:
+    """(epoch → mean train/loss, epoch → metric) from ``run/csv/metrics.csv``."""
+    losses: dict[int, list[float]] = defaultdict(list)
+    values: dict[int, float] = {}
+    with open(run / "csv" / "metrics.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if not row.get("epoch"):
+                continue
+            epoch = int(float(row["epoch"]))
+            if row.get("train/loss"):
+                losses[epoch].append(float(row["train/loss"]))
+            if row.get(metric):
+                values[epoch] = float(row[metric])
+    return {e: float(np.mean(v)) for e, v in losses.items()}, values
+
+
+def panel(curves: dict[str, dict[int, float]], title: str, size: tuple[int, int]) -> np.ndarray:
+    """One line chart: x = epoch (1-based), y = value, a legend in the upper right."""
+    width, height = size
+    margin = 55
+    image = np.full((height, width, 3), 255, np.uint8)
+    points = [(e, v) for c in curves.values() for e, v in c.items() if math.isfinite(v)]
+    if not points:
+        return image
+    x_max = max(e for e, _ in points) + 1
+    y_lo, y_hi = min(0.0, min(v for _, v in points)), max(v for _, v in points) * 1.05 or 1.0
+
+    def to_px(epoch: float, value: float) -> tuple[int, int]:
+        x = margin + (epoch + 1 - 1) / max(x_max - 1, 1) * (width - 2 * margin)
+        y = height - margin - (value - y_lo) / (y_hi - y_lo) * (height - 2 * margin)
+        return int(round(x)), int(round(y))
+
+    for tick in np.linspace(y_lo, y_hi, 6):
+        y = to_px(0, tick)[1]
+        cv2.line(image, (margin, y), (width - margin, y), (230, 230, 230), 1)
+        cv2.putText(image, f"{tick:.2f}", (5, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1)
+    for epoch in range(x_max):
+        x = to_px(epoch, y_lo)[0]
+        cv2.putText(image, str(epoch + 1), (x - 4, height - margin + 18),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1)
+    cv2.rectangle(image, (margin, margin), (width - margin, height - margin), (0, 0, 0), 1)
+    for i, (label, curve) in enumerate(curves.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        pts = np.array([to_px(e, v) for e, v in sorted(curve.items()) if math.isfinite(v)])
+        if len(pts):
+            cv2.polylines(image, [pts.reshape(-1, 1, 2)], False, colour, 2, cv2.LINE_AA)
+            for p in pts:
+                cv2.circle(image, tuple(int(c) for c in p), 3, colour, -1, cv2.LINE_AA)
+        cv2.putText(image, label, (margin + 8, margin + 18 + 17 * i), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.42, colour, 1, cv2.LINE_AA)
+    cv2.putText(image, title, (margin, margin - 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    cv2.putText(image, "epoch", (width // 2 - 20, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                (0, 0, 0), 1)
+    return image
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("runs", nargs="+", help="LABEL=RUN_DIR")
+    parser.add_argument("--metric", default="val/frameAP@0.5")
+    parser.add_argument("--title", default="")
+    args = parser.parse_args()
+    losses, metrics = {}, {}
+    for spec in args.runs:
+        label, run = spec.split("=", 1)
+        losses[label], metrics[label] = read_curves(Path(run), args.metric)
+    left = panel(losses, f"{args.title} train loss (epoch mean)".strip(), (560, 420))
+    right = panel(metrics, f"{args.metric} (percent)", (560, 420))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), np.hstack((left, right)))
+    print(f"| run | epoch | train loss | {args.metric} |\n|---|---|---|---|")
+    for label in losses:
+        for epoch in sorted(set(losses[label]) | set(metrics[label])):
+            loss, value = losses[label].get(epoch, math.nan), metrics[label].get(epoch, math.nan)
+            print(f"| {label} | {epoch + 1} | {loss:.3f} | {value:.2f} |")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
