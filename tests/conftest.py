@@ -35,9 +35,13 @@ def real_annotations(annotations_dir: Path):
     return load_annotations(annotations_dir / "TrueLeakedGas.pkl")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    """The machine in the suite's header: results on AVX2, AVX-512 and ARM CPUs differ in which
-    hardware-specific tests run (their skip reasons name the missing capability)."""
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The machine at the top of the suite's output, also under ``-q`` (``make test``): which
+    hardware-specific tests run depends on it (their skip reasons name the missing
+    capability), and results from AVX2, AVX-512 and ARM CPUs must be told apart."""
     from iodvideo.hardware import choose_precision, describe_machine
 
-    return f"iodvideo: {describe_machine()}; default precision {choose_precision('cpu')}"
+    line = f"iodvideo: {describe_machine()}; default precision {choose_precision('cpu')}"
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
