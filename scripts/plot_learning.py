@@ -89,8 +89,11 @@ def main() -> None:
     args = parser.parse_args()
     losses, metrics = {}, {}
     for spec in args.runs:
-        label, run = spec.split("=", 1)
-        losses[label], metrics[label] = read_curves(Path(run), args.metric)
+        label, run = spec.rsplit("=", 1)  # labels may hold "=", paths do not
+        loss, metric = read_curves(Path(run), args.metric)
+        # epochs cut short (a killed run, a time cap) have no validation: leave them out
+        losses[label] = {e: v for e, v in loss.items() if e in metric or not metric}
+        metrics[label] = metric
     left = panel(losses, f"{args.title} train loss (epoch mean)".strip(), (560, 420))
     right = panel(metrics, f"{args.metric} (percent)", (560, 420))
     args.out.parent.mkdir(parents=True, exist_ok=True)
