@@ -216,6 +216,14 @@ class IODLitModule(pl.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        schedule = {"scheduler": scheduler, "interval": "epoch"}
+        # a scheduler class says if it steps per batch (``interval = "step"``) and if it needs
+        # the run's length (``needs_total_steps``: e.g. iodvideo.schedules.WarmupCosineLR)
+        target = getattr(self.scheduler_factory, "func", self.scheduler_factory)
+        extra = {}
+        if getattr(target, "needs_total_steps", False) and "total_steps" not in getattr(
+            self.scheduler_factory, "keywords", {}
+        ):
+            extra["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = self.scheduler_factory(optimizer=optimizer, **extra)
+        schedule = {"scheduler": scheduler, "interval": getattr(target, "interval", "epoch")}
         return {"optimizer": optimizer, "lr_scheduler": schedule}

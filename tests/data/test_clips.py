@@ -42,3 +42,23 @@ def test_training_clips_respect_partial_tubes(real_annotations):
 
     clips = training_clips(Partial(), ["v"], 4)  # tube covers frames 3..8
     assert [c.start for c in clips] == [3, 4, 5]
+
+
+def test_strided_inference_clips_still_cover_every_frame(real_annotations):
+    video = real_annotations.videos(1, "test")[0]
+    n = real_annotations.nframes[video]
+    starts = [c.start for c in inference_clips(real_annotations, [video], 8, stride=4)]
+    assert starts[:3] == [1, 5, 9] and starts[-1] == n - 7  # the last start always kept
+    covered = set()
+    for start in starts:
+        covered.update(range(start, start + 8))
+    assert covered == set(range(1, n + 1))
+    assert len(starts) <= (n - 7) // 4 + 2
+
+
+def test_clip_stride_must_be_positive(real_annotations):
+    from iodvideo.errors import ConfigError
+
+    video = real_annotations.videos(1, "test")[0]
+    with pytest.raises(ConfigError, match="stride"):
+        inference_clips(real_annotations, [video], 8, stride=0)

@@ -47,3 +47,21 @@ def test_ground_truth_follows_the_stage(root):
     assert data.ground_truth("test")[0] == data.test_videos()
     with pytest.raises(ValueError, match="stage"):
         data.ground_truth("train")
+
+
+def test_a_synth_root_of_another_size_is_refused(root):
+    """data/synth left by an older default (48 videos) must not silently stand in for 96."""
+    videos = len(IODVideoDataModule(str(root)).annotations.nframes)
+    IODVideoDataModule(str(root), synth={"num_videos": videos}).prepare_data()  # same: fine
+    data = IODVideoDataModule(str(root), synth={"num_videos": videos + 1})
+    with pytest.raises(ConfigError, match=rf"has {videos} videos.*num_videos={videos + 1}.*delete"):
+        data.prepare_data()
+
+
+def test_validation_clip_stride_thins_the_clips_not_the_frames(root):
+    assert len(IODVideoDataModule(str(root), val_clip_stride=4).val_dataloader().dataset) < len(
+        IODVideoDataModule(str(root)).val_dataloader().dataset) / 3
+    # never more than K (every frame covered), never below 1
+    assert IODVideoDataModule(str(root), clip_len=2, val_clip_stride=4).val_clip_stride == 2
+    with pytest.raises(ConfigError, match="val_clip_stride"):
+        IODVideoDataModule(str(root), val_clip_stride=0)

@@ -19,9 +19,16 @@ from .conftest import built_checkpoint
 from .helpers import reordered_sum_atol
 
 
-@pytest.fixture(scope="module")
-def runner(tsm_ckpt: Path) -> ClipRunner:
-    return ClipRunner.from_checkpoint(tsm_ckpt, "cpu")
+@pytest.fixture(scope="module", params=["motion_input", "plain_input"])
+def runner(request: pytest.FixtureRequest, tsm_ckpt: Path, work: Path) -> ClipRunner:
+    """The default TSM (motion channels at the input) and the paper's plain-input TSM."""
+    if request.param == "motion_input":
+        path = tsm_ckpt
+    else:
+        path = built_checkpoint(work / "tsm_plain.ckpt", "tsm", "model.motion_input=false")
+    loaded = ClipRunner.from_checkpoint(path, "cpu")
+    assert (loaded.detector.motion_input is not None) == (request.param == "motion_input")
+    return loaded
 
 
 def test_stream_of_k_frames_equals_the_clip(runner: ClipRunner) -> None:
@@ -50,8 +57,11 @@ def test_long_stream_equals_one_long_clip(runner: ClipRunner) -> None:
         if isinstance(module, TemporalShift):
             module.time = length
     offline.backbone.clip_len = length
+    clip = frames[None]
+    if offline.motion_input is not None:  # the default model's motion channels
+        clip = offline.motion_input(clip)
     with torch.inference_mode():
-        maps = offline.neck(offline.backbone(frames[None]))
+        maps = offline.neck(offline.backbone(clip))
     online = OnlineTSM(detector)
     # one frame at a time vs 13 frames in one batch: the same sums in another order
     features_atol = reordered_sum_atol(detector, maps)

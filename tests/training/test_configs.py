@@ -24,13 +24,32 @@ def test_paper_experiment_is_the_reference_schedule():
     assert cfg.hydra.runtime.choices["backbone"] == "tea"
     assert cfg.optimizer._target_ == "torch.optim.Adam"
     assert (cfg.optimizer.lr, cfg.optimizer.weight_decay) == (5e-4, 0.0)
+    assert cfg.scheduler._target_ == "torch.optim.lr_scheduler.MultiStepLR"
+    assert set(cfg.scheduler) == {"_target_", "_partial_", "milestones", "gamma"}
     assert list(cfg.scheduler.milestones) == [6, 8] and cfg.scheduler.gamma == 0.1
+    assert cfg.model.motion_input is False  # the paper's input
     assert cfg.trainer.max_epochs == 12 and cfg.trainer.limit_train_batches is None
     assert (cfg.data.batch_size, cfg.data.clip_len, cfg.data.input_size) == (16, 8, 288)
     assert cfg.loss.sta and (cfg.loss.zeta_sq, cfg.loss.sta_lambda) == (4.0, 0.5)
     # one offset scale for the loss and the validation decoder
     assert cfg.loss.offset_scale == cfg.evaluation.offset_scale == 18.0
     assert cfg.evaluation.sta is True
+
+
+def test_paper_concat_is_the_frame_level_baseline_on_the_paper_schedule():
+    cfg = _compose("experiment=paper_concat", "data.root=/data/TLGDM")
+    assert cfg.hydra.runtime.choices["backbone"] == "resnet"
+    assert cfg.backbone.model_name == "resnet50" and cfg.model.motion_input is False
+    assert cfg.optimizer.lr == 5e-4 and list(cfg.scheduler.milestones) == [6, 8]
+    assert cfg.trainer.max_epochs == 12
+
+
+def test_cpu_default_is_motion_input_with_a_cosine_over_the_time_cap():
+    cfg = _compose()
+    assert cfg.model.motion_input is True
+    assert cfg.scheduler._target_ == "iodvideo.schedules.WarmupCosineLR"
+    assert cfg.scheduler.time_budget == cfg.trainer.max_time  # anneals within the cap
+    _importable(cfg.scheduler._target_)
 
 
 def test_loss_switch_drives_the_decoder():

@@ -2,7 +2,8 @@
 
 Training iterates every training clip of one split (shuffled each epoch) except those of a
 seeded, held-out part of its training videos (``val_fraction``): validation iterates every
-inference clip of those held-out videos, test every inference clip of the split's test videos,
+inference clip of those held-out videos (every ``val_clip_stride``-th start: cheaper, still every
+frame), test every inference clip of the split's test videos,
 in order, so the module can merge them into per-frame detections and score frameAP exactly as
 the paper does. Model selection (the best checkpoint) therefore never looks at the test videos;
 ``val_fraction: 0`` restores the reference's practice of validating on the test split. With
@@ -57,6 +58,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         val_fraction: float = 0.2,
         val_seed: int = 0,
         online: Mapping[str, Any] | None = None,
+        val_clip_stride: int = 1,
     ) -> None:
         super().__init__()
         if clip_len < 1:
@@ -79,6 +81,11 @@ class IODVideoDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         self.val_fraction = float(val_fraction)
         self.val_seed = int(val_seed)
+        if val_clip_stride < 1:
+            raise ConfigError(f"data.val_clip_stride must be >= 1, got {val_clip_stride}")
+        # at most K, so that every frame stays covered by a clip (any clip_len works with the
+        # synth default of 4)
+        self.val_clip_stride = min(int(val_clip_stride), clip_len)
         self.synth = dict(synth) if synth is not None else None
         self.online = dict(online) if online is not None else None
         if self.online is not None and self.synth is None:
@@ -106,6 +113,7 @@ class IODVideoDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         """Generate SynthIOD if configured and absent; otherwise insist the data exists."""
         if self.annotations_path.is_file():
+            self._check_synth_size()
             return
         if self.synth is None:
             raise DatasetNotFoundError(
@@ -117,6 +125,20 @@ class IODVideoDataModule(pl.LightningDataModule):
 
         print(f"SynthIOD: generating {self.root} (first use only) ...", flush=True)
         generate_synthiod(self.root, SynthConfig(**self.synth))
+
+    def _check_synth_size(self) -> None:
+        """A SynthIOD root generated earlier with another ``num_videos`` (an older default, or
+        another run's settings) would silently give other validation/test videos: refuse it."""
+        if self.synth is None or "num_videos" not in self.synth:
+            return
+        found = len(self.annotations.nframes)
+        wanted = int(self.synth["num_videos"])
+        if found != wanted:
+            raise ConfigError(
+                f"{self.annotations_path}: this SynthIOD set has {found} videos, the config "
+                f"asks for data.synth.num_videos={wanted}; delete {self.root} to regenerate it "
+                f"(or point data.root at a new folder)"
+            )
 
     @property
     def annotations(self) -> Annotations:
@@ -195,15 +217,15 @@ class IODVideoDataModule(pl.LightningDataModule):
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
-    def _inference_loader(self, videos: list[str]) -> DataLoader:
-        clips = inference_clips(self.annotations, videos, self.clip_len)
+    def _inference_loader(self, videos: list[str], stride: int = 1) -> DataLoader:
+        clips = inference_clips(self.annotations, videos, self.clip_len, stride)
         return DataLoader(
             self._dataset(clips), batch_size=self.eval_batch_size, shuffle=False,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
     def val_dataloader(self) -> DataLoader:
-        return self._inference_loader(self.val_videos())
+        return self._inference_loader(self.val_videos(), self.val_clip_stride)
 
     def test_dataloader(self) -> DataLoader:
         return self._inference_loader(self.test_videos())

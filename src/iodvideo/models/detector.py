@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from iodvideo.models.heads import ClipHeads
+from iodvideo.models.motion_input import MotionChannels
 from iodvideo.models.neck import FusionNeck
 
 
@@ -15,7 +16,9 @@ class ClipDetector(nn.Module):
     """``video (B, K, 3, H, W)`` → ``hm (B,1,H/4,W/4)`` logits, ``wh``/``mov (B,2K,H/4,W/4)``.
 
     ``neck`` and ``heads`` are factories (Hydra ``_partial_``) because their input widths
-    depend on the backbone chosen at run time.
+    depend on the backbone chosen at run time. ``motion_input`` replaces the (identical, for
+    IR) colour channels by grey, frame difference and its magnitude before the backbone
+    (:class:`~iodvideo.models.motion_input.MotionChannels`); off, the input is the paper's.
     """
 
     def __init__(
@@ -24,9 +27,11 @@ class ClipDetector(nn.Module):
         neck: Callable[..., FusionNeck],
         heads: Callable[..., ClipHeads],
         clip_len: int,
+        motion_input: bool = False,
     ) -> None:
         super().__init__()
         self.clip_len = clip_len
+        self.motion_input = MotionChannels() if motion_input else None
         self.backbone = backbone
         self.neck = neck(in_channels=backbone.feature_channels)
         self.heads = heads(in_channels=self.neck.out_channels, clip_len=clip_len)
@@ -36,4 +41,6 @@ class ClipDetector(nn.Module):
         expected = self.clip_len + 2 * getattr(self.backbone, "context_frames", 0)
         if video.shape[1] != expected:
             raise ValueError(f"expected clips of {expected} frames, got {video.shape[1]}")
+        if self.motion_input is not None:
+            video = self.motion_input(video)
         return self.heads(self.neck(self.backbone(video)))

@@ -64,6 +64,24 @@ class _Map(_Stage):
         return [(item[0], self.fn(item[1]))]
 
 
+class _MotionInput(_Stage):
+    """The detector's motion channels on a stream: each frame's difference to the previous
+    one (none before the first, as for a clip's first frame)."""
+
+    def __init__(self, motion: nn.Module) -> None:
+        self.motion = motion
+        self.reset()
+
+    def reset(self) -> None:
+        self.prev: torch.Tensor | None = None
+
+    def push(self, item: Item) -> list[Item]:
+        t, frame = item
+        out = self.motion.step(frame, self.prev)
+        self.prev = frame
+        return [(t, out)]
+
+
 class _ShiftThen(_Stage):
     """Temporal shift on a stream (one frame of delay), then ``fn(time, shifted)``.
     ``on_input(time, x)`` sees every input first (a block caches its shortcut there)."""
@@ -154,7 +172,9 @@ class OnlineTSM:
                               "reshape mixes the frames of a clip (notes §5.4); use mode=clip")
         self.detector = detector.eval()
         self.clip_len = int(detector.clip_len)
-        self.stages: list[_Stage] = [_Map(backbone.stem)]
+        motion = getattr(detector, "motion_input", None)
+        self.stages: list[_Stage] = [_MotionInput(motion)] if motion is not None else []
+        self.stages.append(_Map(backbone.stem))
         self.layer_ends: dict[int, int] = {}
         for layer in range(1, 5):
             for block in backbone.stage(layer):
