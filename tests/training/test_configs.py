@@ -91,3 +91,9 @@ def test_local_joblib_launcher_composes():
     launcher = _compose("hydra/launcher=local").hydra.launcher
     assert launcher._target_.endswith("joblib_launcher.JoblibLauncher") and launcher.n_jobs == 2
     _importable(launcher._target_)
+
+
+def test_cpu_uncapped_runs_every_epoch_by_steps():
+    cfg = _compose("experiment=cpu_uncapped")
+    assert cfg.trainer.max_time is None and cfg.scheduler.time_budget is None
+    assert cfg.trainer.max_epochs == _compose().trainer.max_epochs
