@@ -28,8 +28,8 @@ def parse_duration(value: str | float | int | None) -> float | None:
 
 class WarmupCosineLR(LRScheduler):
     """Linear warm-up from ``warmup_start`` × lr to lr over ``warmup_steps`` (at most a quarter
-    of ``total_steps``), then a cosine
-    down to ``final_factor`` × lr at ``total_steps``; constant after that.
+    of ``total_steps``), then a cosine down to ``final_factor`` × lr at ``total_steps``;
+    constant after that.
 
     ``total_steps`` is filled in by the LightningModule (``trainer.estimated_stepping_batches``)
     when the config leaves it out: the class attribute ``needs_total_steps`` asks for it, and

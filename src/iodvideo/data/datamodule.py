@@ -84,7 +84,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         if val_clip_stride < 1:
             raise ConfigError(f"data.val_clip_stride must be >= 1, got {val_clip_stride}")
         # at most K, so that every frame stays covered by a clip (any clip_len works with the
-        # synth default of 4)
+        # synth default of 8)
         self.val_clip_stride = min(int(val_clip_stride), clip_len)
         self.synth = dict(synth) if synth is not None else None
         self.online = dict(online) if online is not None else None
