@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_eval.py                 # split 1: 196 videos, ~36 M boxes
     .venv/bin/python scripts/bench_eval.py --videos 20     # a quick subset while developing
 
-Detections are synthetic but shaped like a CenterNet clip detector's (reference-notes §8):
+Detections are synthetic but shaped like a CenterNet clip detector's (protocol §8):
 every inference clip (K = 8, stride 1, the real frame counts of the split's test videos) gives
 N = 100 tubelets; one follows the GT box with a high score, 99 sit on background "sites" that
 persist from clip to clip (overlapping clips see nearly the same heatmap) with jittered

@@ -1,6 +1,6 @@
 """Evaluate: ``python -m iodvideo.eval detections=<dir> | ckpt=<file> [overrides]``.
 
-Two modes, one protocol (reference-notes §8-9):
+Two modes, one protocol (protocol §8-9):
 
 * ``detections=<dir>``: score detections already on disk, in our per-video format or the
   original code's per-clip pickles (so runs of the original code can be re-scored);

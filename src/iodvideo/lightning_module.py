@@ -61,9 +61,9 @@ class IODLitModule(pl.LightningModule):
     """Wraps a clip detector and its criterion.
 
     Validation decodes every clip of the datamodule's validation videos (held-out training
-    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; notes §8),
+    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; protocol §8),
     merges clips into per-frame detections and scores frameAP with the paper's protocol
-    (notes §9) at each threshold in ``iou_thresholds``; the metrics are logged as
+    (protocol §9) at each threshold in ``iou_thresholds``; the metrics are logged as
     ``val/frameAP@<th>`` in percent (``paper_metrics=True``: the paper's five, ``val/AP@0.5``
     ... ``val/AP@0.5:0.95``). Test (``trainer.test``) does the same on the test videos and
     logs the five metrics plus ``test/AP@0.5_clear`` and ``test/AP@0.5_vague``. Under DDP

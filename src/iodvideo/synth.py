@@ -96,7 +96,7 @@ def stats(cfg: DictConfig) -> dict:
     checks = check_properties(summary, boxes)
     print()
     print(f"box statistics: tubes of {len(sample)} videos of this config (>= {BOX_SAMPLE}, "
-          "no pixels); real = IOD-Video, reference-notes §1.4")
+          "no pixels); real = IOD-Video, protocol §1.4")
     width = max(len(c.name) for c in checks)
     goal_width = max(len(c.goal) for c in checks)
     print(f"{'property':{width}s}  {'goal':{goal_width}s}  measured")

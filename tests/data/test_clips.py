@@ -1,4 +1,4 @@
-"""Clip sampling against the parity counts of reference-notes §14 and hand-built cases."""
+"""Clip sampling against the parity counts of protocol §14 and hand-built cases."""
 
 import numpy as np
 import pytest

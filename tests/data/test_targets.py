@@ -1,4 +1,4 @@
-"""Training targets against reference-notes §4 and the §14 parity numbers."""
+"""Training targets against protocol §4 and the §14 parity numbers."""
 
 import numpy as np
 import pytest

@@ -53,7 +53,7 @@ def test_suppressed_box_does_not_suppress_others() -> None:
 
 
 def _loop_rescore(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Plain transcription of notes §9.1 step 2 with Python lists."""
+    """Plain transcription of protocol §9.1 step 2 with Python lists."""
     remaining = sorted(range(len(scores)), key=lambda i: -scores[i])
     weight = [1.0] * len(scores)
     while remaining:
@@ -185,7 +185,7 @@ def test_bad_shapes_and_frames_are_rejected() -> None:
 
 
 def _loop_frame_ap(dets: dict, gt: dict, th: float) -> float:
-    """Plain transcription of notes §9.2 (per-detection Python loop), without rescoring."""
+    """Plain transcription of protocol §9.2 (per-detection Python loop), without rescoring."""
     videos = list(gt)
     gt_boxes: dict[tuple[int, int], list[np.ndarray]] = {}
     for iv, v in enumerate(videos):

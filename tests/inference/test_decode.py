@@ -1,4 +1,4 @@
-"""MOV-mode decoder (notes §8): peaks, per-frame centres, wh look-up quirks, image scaling."""
+"""MOV-mode decoder (protocol §8): peaks, per-frame centres, wh look-up quirks, image scaling."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STA-mode decoder (notes §8 step 3) and the §14 decoder check."""
+"""STA-mode decoder (protocol §8 step 3) and the §14 decoder check."""
 
 from __future__ import annotations
 

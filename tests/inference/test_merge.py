@@ -1,4 +1,4 @@
-"""Clip tubelets → per-frame detection rows (notes §9.1 step 1)."""
+"""Clip tubelets → per-frame detection rows (protocol §9.1 step 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""STAloss against reference-notes §14, gradients, masking, and the STA-mode criterion."""
+"""STAloss against protocol §14, gradients, masking, and the STA-mode criterion."""
 
 import pytest
 import torch
@@ -13,7 +13,7 @@ from iodvideo.losses import (
 )
 from iodvideo.models.heads import ClipHeads
 
-# notes §14: K = 3, Z = 4
+# protocol §14: K = 3, Z = 4
 P14 = [[10.0, 10.0], [11.0, 10.5], [13.0, 12.0]]
 G14 = [[10.5, 10.0], [11.5, 11.0], [12.0, 12.0]]
 

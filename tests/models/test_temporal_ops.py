@@ -1,4 +1,4 @@
-"""Temporal ops against naive loops of their definitions (reference-notes §5.4, §5.5)."""
+"""Temporal ops against naive loops of their definitions (protocol §5.4, §5.5)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """IOD-Video annotation pickles: safe loading, validation, splits and visibility subsets.
 
 The pickles are untrusted input, so they are read with an unpickler that only rebuilds plain
-containers and numpy arrays (reference-notes §1.2 describes the schema). Every problem found
+containers and numpy arrays (protocol §1.2 describes the schema). Every problem found
 is reported in one error, each line naming the video, so a broken file is fixed in one pass.
 """
 
@@ -41,7 +41,7 @@ class Annotations:
     """One annotation pickle, validated. Tubes are float32 ``(nframes, 5)``: frame, x1, y1, x2, y2.
 
     ``videos()`` selects split members and the clear/vague subsets by name suffix in memory
-    (the reference swaps pickle files on disk instead, notes §11.17).
+    (the reference swaps pickle files on disk instead, protocol §11.17).
     """
 
     path: Path

@@ -1,4 +1,4 @@
-"""MOC-style clip augmentation (reference-notes §3): mirror → photometric → expand → crop.
+"""MOC-style clip augmentation (protocol §3): mirror → photometric → expand → crop.
 
 Every random parameter is drawn once per clip and applied to all K frames and all boxes, so
 the clip stays temporally coherent. Image maths is float32 without clipping, as in the
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# Canvas fill of the expand step: the COCO mean in BGR, times 255 (reference-notes §3.3).
+# Canvas fill of the expand step: the COCO mean in BGR, times 255 (protocol §3.3).
 EXPAND_FILL_BGR = (104.0136177, 114.0342201, 119.91659325)
 # (min IoU) per constrained crop sampler; the last one asks for IoU >= 1 (practically never).
 CROP_MIN_IOUS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
@@ -40,7 +40,7 @@ class AugmentedClip:
 
 
 def _clip_iou(boxes: np.ndarray, crop: np.ndarray) -> float:
-    """Mean over frames of IoU(box_k, crop), +1 pixel convention (reference-notes §3.4)."""
+    """Mean over frames of IoU(box_k, crop), +1 pixel convention (protocol §3.4)."""
     iw = np.clip(np.minimum(boxes[:, 2], crop[2]) - np.maximum(boxes[:, 0], crop[0]) + 1, 0, None)
     ih = np.clip(np.minimum(boxes[:, 3], crop[3]) - np.maximum(boxes[:, 1], crop[1]) + 1, 0, None)
     inter = iw * ih

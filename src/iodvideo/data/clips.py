@@ -1,4 +1,4 @@
-"""Clip sampling (reference-notes §2): K consecutive frames, stride 1, key frame K//2.
+"""Clip sampling (protocol §2): K consecutive frames, stride 1, key frame K//2.
 
 A clip is named by its video and 1-based start frame ``i``; it covers frames ``i..i+K-1``.
 Backbones that need temporal context (TDN reads two extra frames on each side) ask for
@@ -42,7 +42,7 @@ def _starts(annotations: Annotations, video: str, clip_len: int) -> range:
 
 def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: int) -> list[Clip]:
     """Every start whose K frames are all inside or all outside each tube, and inside at least
-    one (reference-notes §2.1). IOD-Video tubes span whole videos, so every start is kept."""
+    one (protocol §2.1). IOD-Video tubes span whole videos, so every start is kept."""
     clips = []
     for vi, video in enumerate(videos):
         tubes = annotations.tubes(video)
@@ -58,7 +58,7 @@ def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: in
 def inference_clips(
     annotations: Annotations, videos: Sequence[str], clip_len: int, stride: int = 1
 ) -> list[Clip]:
-    """Every start ``1..nframes-K+1`` of every video, no padding (reference-notes §2.2).
+    """Every start ``1..nframes-K+1`` of every video, no padding (protocol §2.2).
 
     ``stride`` > 1 keeps every ``stride``-th start plus the last one, so every frame is still
     covered by at least one clip (for ``stride <= K``) at a fraction of the cost: a cheaper

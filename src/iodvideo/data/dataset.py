@@ -18,12 +18,12 @@ from iodvideo.errors import FrameReadError
 
 
 class ClipDataset(Dataset):
-    """One item per clip: ``video (K[+2c], 3, S, S)`` plus targets (notes §4) and the
+    """One item per clip: ``video (K[+2c], 3, S, S)`` plus targets (protocol §4) and the
     bookkeeping evaluation needs (``video_idx``, 1-based ``start``, ``image_hw``).
 
     ``context`` extra frames per side are read (clamped) for backbones that need them (TDN);
     augmentation and targets always refer to the K clip frames' boxes. A clip whose tube the
-    augmentation cropped away keeps an all-zero heatmap and ``mask`` 0 (reference-notes §3).
+    augmentation cropped away keeps an all-zero heatmap and ``mask`` 0 (protocol §3).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""CenterNet training targets for one clip, exactly as the reference builds them (notes §4).
+"""CenterNet training targets for one clip, exactly as the reference builds them (protocol §4).
 
 All coordinates are in output-grid units. Only the key frame's centre is splatted on the
 heatmap; per-frame sizes, movements and centres are regressed at gathered positions.
@@ -14,7 +14,7 @@ import numpy as np
 
 def gaussian_radius(height: float, width: float, min_overlap: float = 0.7) -> int:
     """CornerNet radius for a box of (height, width), including the reference's "divide by 2"
-    instead of "by 2a" in all three roots (notes §4.2, §11.24): an 18×18 box gives 4."""
+    instead of "by 2a" in all three roots (protocol §4.2, §11.24): an 18×18 box gives 4."""
     h, w, o = math.ceil(height), math.ceil(width), min_overlap
     b1 = h + w
     c1 = w * h * (1 - o) / (1 + o)
@@ -52,7 +52,7 @@ def draw_gaussian(heatmap: np.ndarray, center: tuple[int, int], radius: int) -> 
 def build_targets(
     tubes: Sequence[np.ndarray], clip_len: int, grid_size: int, max_objects: int = 128
 ) -> dict[str, np.ndarray]:
-    """Targets for one clip from its tubes' boxes ``(K, 4)`` in grid units (notes §4.1).
+    """Targets for one clip from its tubes' boxes ``(K, 4)`` in grid units (protocol §4.1).
 
     Returns ``hm (1, g, g)``, ``wh``/``mov``/``centers``/``index_all (max_objects, 2K)``,
     ``index``/``mask (max_objects,)``. ``mov`` is each frame's centre minus the *integer*

@@ -1,4 +1,4 @@
-"""Resize + normalise a clip, mapping its boxes to the output grid (reference-notes §3.5–3.6).
+"""Resize + normalise a clip, mapping its boxes to the output grid (protocol §3.5–3.6).
 
 Frames are resized to a square ``input_size`` with bilinear interpolation (aspect ratio not
 kept) and normalised with the CenterNet COCO mean/std in BGR order; boxes go straight to
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# CenterNet's COCO statistics, BGR order (reference-notes §3.6, §11.23).
+# CenterNet's COCO statistics, BGR order (protocol §3.6, §11.23).
 COCO_MEAN_BGR = (0.40789654, 0.44719302, 0.47026115)
 COCO_STD_BGR = (0.28863828, 0.27408164, 0.27809835)
 

@@ -1,4 +1,4 @@
-"""Frame-level AP with the IOD-Video protocol (reference-notes §9): rescoring, matching, the
+"""Frame-level AP with the IOD-Video protocol (protocol §9): rescoring, matching, the
 paper's five metrics, breakdowns and reports."""
 
 from iodvideo.evaluation.frame_ap import (

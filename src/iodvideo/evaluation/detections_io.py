@@ -2,7 +2,7 @@
 
 * Ours: ``<dir>/<video key>.npy``, an ``(M, 6)`` float array ``frame, x1, y1, x2, y2, score``
   (1-based frames, original pixels): exactly what the evaluator scores.
-* Original (reference-notes §8 step 5): ``<dir>/<video key>/<start:05d>.pkl``, one pickle per
+* Original (protocol §8 step 5): ``<dir>/<video key>/<start:05d>.pkl``, one pickle per
   inference clip holding ``{1: float32 (N, 4K+1)}``: per tubelet the K boxes of frames
   start … start+K−1, then the tubelet score. Every clip start 1 … nframes−K+1 must be there
   (the reference aborts on a missing one; so do we, naming the file).

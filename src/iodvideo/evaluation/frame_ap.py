@@ -1,4 +1,4 @@
-"""Frame-level AP exactly as the reference evaluator computes it (reference-notes §9.1-9.2).
+"""Frame-level AP exactly as the reference evaluator computes it (protocol §9.1-9.2).
 
 Detections for one video are an ``(N, 6)`` array ``frame, x1, y1, x2, y2, score`` (1-based
 frames, original pixels); a ground-truth tube is an ``(nframes, 5)`` array ``frame, x1, y1, x2,
@@ -55,7 +55,7 @@ def iou_plus1(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 
 def rescore_frame(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6) -> np.ndarray:
-    """Linear soft-NMS-like rescoring of one frame's boxes (reference-notes §9.1 step 2).
+    """Linear soft-NMS-like rescoring of one frame's boxes (protocol §9.1 step 2).
 
     Going down the score order, the first remaining box multiplies the score of every other
     remaining box that overlaps it with IoU > ``threshold`` by 1 − IoU, and those boxes leave
@@ -97,7 +97,7 @@ def rescore_detections(dets: np.ndarray, threshold: float = 0.6) -> np.ndarray:
 
 
 def average_precision(tp: np.ndarray, num_gt: int) -> float:
-    """Trapezoidal area under the raw PR curve of detections in score order (notes §9.2).
+    """Trapezoidal area under the raw PR curve of detections in score order (protocol §9.2).
 
     The curve starts at (P=1, R=0) and has one point per detection; it is neither interpolated
     (no VOC envelope) nor extended past the last recall, which is what the reference reports.

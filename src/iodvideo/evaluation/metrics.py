@@ -1,4 +1,4 @@
-"""The five metrics the paper reports, per split and averaged (reference-notes §9.3, §10).
+"""The five metrics the paper reports, per split and averaged (protocol §9.3, §10).
 
 * AP@0.5, AP@0.75: frame AP at one IoU threshold on the split's test videos;
 * AP@0.5:0.95: mean of the APs at 0.50, 0.55, …, 0.95;

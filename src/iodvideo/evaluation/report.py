@@ -134,7 +134,7 @@ def markdown_report(
     notes: Sequence[str] = (),
 ) -> str:
     """report.md: the five metrics, then the extras, clearly labelled as such."""
-    parts = ["# Frame AP (IOD-Video protocol, reference-notes §9)", "", metrics_table(rows), ""]
+    parts = ["# Frame AP (IOD-Video protocol, protocol §9)", "", metrics_table(rows), ""]
     parts += [f"- {n}" for n in notes]
     for split, groups in breakdowns.items():
         parts += ["", f"## Breakdown, {split} (beyond the paper)", ""]

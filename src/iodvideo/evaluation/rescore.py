@@ -1,4 +1,4 @@
-"""Exact, vectorised per-frame rescoring of many frames at once (reference-notes §9.1 step 2).
+"""Exact, vectorised per-frame rescoring of many frames at once (protocol §9.1 step 2).
 
 The reference walks each frame's boxes in score order: the first remaining box (a *leader*)
 multiplies the score of every other remaining box that overlaps it with IoU > t by 1 − IoU and

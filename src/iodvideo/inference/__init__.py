@@ -1,4 +1,4 @@
-"""Inference: decode clip outputs into tubelets (notes §8) and merge them per frame (notes §9.1)."""
+"""Inference: decode clip outputs into tubelets (protocol §8), merge them per frame (§9.1)."""
 
 from iodvideo.inference.decode import boxes_to_image, decode_clips, decode_mov, decode_sta
 from iodvideo.inference.merge import clips_to_frame_detections

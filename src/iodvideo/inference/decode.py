@@ -1,4 +1,4 @@
-"""MOV-mode decoding of one batch of clip outputs into scored tubelets (reference-notes §8)."""
+"""MOV-mode decoding of one batch of clip outputs into scored tubelets (protocol §8)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def decode_sta(
     hm: torch.Tensor, wh: torch.Tensor, sta: torch.Tensor, top_n: int = 100,
     offset_scale: float = 18.0,
 ) -> torch.Tensor:
-    """STA-mode decoding (reference-notes §8 step 3, §11 items 10 and 13).
+    """STA-mode decoding (protocol §8 step 3, §11 items 10 and 13).
 
     ``sta (B, 2K, h, w)`` holds the STA head's tanh outputs, channels (2k, 2k+1) = (o_x, o_y)
     of frame k; ``wh (B, 2K, h, w)`` the sizes. Unlike MOV mode, offsets *and* sizes of every
@@ -114,7 +114,7 @@ def decode_clips(
 
 
 def boxes_to_image(dets: Dets, grid_hw: tuple[int, int], image_hw: tuple[int, int]) -> Dets:
-    """Scale tubelet boxes from the output grid to original pixels (reference-notes §8 step 4).
+    """Scale tubelet boxes from the output grid to original pixels (protocol §8 step 4).
 
     x is multiplied by W/w and clipped to [0, W−1], y by H/h and clipped to [0, H−1]; the last
     (score) column is left alone. Works on any leading shape, returns a new array or tensor.

@@ -1,4 +1,4 @@
-"""Link clip tubelets into video-level tubes (the reference's ``BuildTubes``, notes §9.3).
+"""Link clip tubelets into video-level tubes (the reference's ``BuildTubes``, protocol §9.3).
 
 Not used by any metric the paper reports; it feeds the extra video-AP of
 :mod:`iodvideo.evaluation.tubes`. Per video, clip by clip in start order:

@@ -1,4 +1,4 @@
-"""Spread clip tubelets onto the frames they cover (reference-notes §9.1 step 1)."""
+"""Spread clip tubelets onto the frames they cover (protocol §9.1 step 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The weighted training objective (reference-notes §6.4), MOV or STA mode.
+"""The weighted training objective (protocol §6.4), MOV or STA mode.
 
 * MOV (``sta=False``): L = w_hm·focal + w_wh·L1(wh at per-frame centres) + w_mov·L1(mov at the
   key centre). The STA head is computed but untrained.
@@ -16,7 +16,7 @@ from iodvideo.losses.focal import clamped_sigmoid, focal_loss
 from iodvideo.losses.regression import gather_at, reg_l1_loss
 from iodvideo.losses.sta import STA_EPS, STALoss
 
-# reference: resize // down_ratio // 4 = 288 // 4 // 4 (notes §5.3, §11.13)
+# reference: resize // down_ratio // 4 = 288 // 4 // 4 (protocol §5.3, §11.13)
 DEFAULT_OFFSET_SCALE = 18.0
 
 
@@ -33,7 +33,7 @@ def key_peak(prob: torch.Tensor) -> torch.Tensor:
 def sta_centres(
     prob: torch.Tensor, sta: torch.Tensor, offset_scale: float = DEFAULT_OFFSET_SCALE
 ) -> torch.Tensor:
-    """Predicted centre tracks ``(B, K, 2)`` in grid units (notes §6.3 steps 1, 2, 4): the
+    """Predicted centre tracks ``(B, K, 2)`` in grid units (protocol §6.3 steps 1, 2, 4): the
     offsets ``o_k ∈ (−1, 1)`` of the STA map ``(B, 2K, h, w)`` read at the key peak (xs, ys),
     giving P_k = (xs + s·o_x,k, ys + s·o_y,k) with s = ``offset_scale``."""
     width = prob.shape[-1]

@@ -1,4 +1,4 @@
-"""CornerNet/CenterNet heatmap focal loss (reference-notes §6.1)."""
+"""CornerNet/CenterNet heatmap focal loss (protocol §6.1)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ PROB_CLAMP = 1e-4
 def clamped_sigmoid(logits: torch.Tensor) -> torch.Tensor:
     """Sigmoid clamped to [1e-4, 1-1e-4], as the reference does before every loss.
 
-    Out of place: the reference overwrites the model output (notes §11.20); we do not.
+    Out of place: the reference overwrites the model output (protocol §11.20); we do not.
     """
     return torch.sigmoid(logits).clamp(PROB_CLAMP, 1 - PROB_CLAMP)
 

@@ -1,4 +1,4 @@
-"""Masked L1 regression on values gathered from dense maps (reference-notes §6.2)."""
+"""Masked L1 regression on values gathered from dense maps (protocol §6.2)."""
 
 from __future__ import annotations
 

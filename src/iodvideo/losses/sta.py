@@ -1,4 +1,4 @@
-"""STAloss: spatio-temporal alignment of predicted and GT centre tracks (reference-notes §6.3).
+"""STAloss: spatio-temporal alignment of predicted and GT centre tracks (protocol §6.3).
 
 For each pair of consecutive frames (k, k+1) the 2D centre vectors are lifted to 3D with a
 time component whose *square* is ``zeta_sq`` (the reference's ``temporal_interal`` = 4 is
@@ -18,7 +18,7 @@ P and G coincide. The sine ratios are not bounded by 1, exactly as in the refere
 
 Masking: by default clips whose mask is 0 (the tube was cropped away) are left out of the
 mean. ``legacy=True`` reproduces the reference: GT centres are multiplied by the mask (empty
-clips get GT (0, 0)), predictions are not, and every clip counts (notes §11.9).
+clips get GT (0, 0)), predictions are not, and every clip counts (protocol §11.9).
 """
 
 from __future__ import annotations

@@ -36,9 +36,19 @@ class ClipDetector(nn.Module):
         self.neck = neck(in_channels=backbone.feature_channels)
         self.heads = heads(in_channels=self.neck.out_channels, clip_len=clip_len)
 
+    @property
+    def context_frames(self) -> int:
+        """Extra frames per clip side the backbone reads (TDN: 2): every path that builds
+        clips for this model asks here, so data and model cannot disagree."""
+        return int(getattr(self.backbone, "context_frames", 0))
+
+    @property
+    def frames_per_clip(self) -> int:
+        """Frames one input clip holds: ``clip_len`` plus the context on both sides."""
+        return self.clip_len + 2 * self.context_frames
+
     def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
-        # backbones that need temporal context (TDN) take context_frames extra frames per side
-        expected = self.clip_len + 2 * getattr(self.backbone, "context_frames", 0)
+        expected = self.frames_per_clip
         if video.shape[1] != expected:
             raise ValueError(f"expected clips of {expected} frames, got {video.shape[1]}")
         if self.motion_input is not None:

@@ -1,4 +1,4 @@
-"""Detection heads (reference-notes §5.3).
+"""Detection heads (protocol §5.3).
 
 ``hm`` and ``mov`` see all K frame maps concatenated (that is where a frame-level backbone
 first mixes time); ``wh`` and ``sta`` run per frame with shared weights. ``sta`` ends in tanh:

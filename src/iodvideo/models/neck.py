@@ -1,4 +1,4 @@
-"""The shared multi-level fusion neck (reference-notes §5.2), generalised to any widths.
+"""The shared multi-level fusion neck (protocol §5.2), generalised to any widths.
 
 Every backbone ends here, so the heads never change when the backbone does: four stage maps
 of one frame (strides 4, 8, 16, 32) become one ``out_channels`` map at stride 4.

@@ -1,7 +1,7 @@
 """Loading ImageNet weights from a local file (nothing is ever downloaded at run time).
 
 The reference loads every checkpoint non-strictly and silently, which hid that several of its
-backbones received no ImageNet weights at all (notes §5.6). Here every load returns a
+backbones received no ImageNet weights at all (protocol §5.6). Here every load returns a
 :class:`LoadAudit` (tensors loaded, inflated 2D→3D, missing, unexpected, shape-mismatched),
 logs it, and fails when nothing at all matched.
 """

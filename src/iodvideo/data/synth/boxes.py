@@ -39,7 +39,7 @@ def annotate(
     it is roughly right (two thirds of real coordinate steps are zero) and otherwise redraws it
     where they see the gas edge, which on an amorphous plume is uncertain by a few percent of
     the box size. Each video gets its own annotator (tolerance and care), so some tubes sit
-    still and others move a lot, as in the real data (reference-notes §1.4).
+    still and others move a lot, as in the real data (protocol §1.4).
     """
     raw = smooth_boxes(raw, window)
     n = len(raw)

@@ -1,6 +1,6 @@
 """What the dataset is made of, before any pixel: video names, frame counts, splits, pickles.
 
-Everything here mirrors IOD-Video's annotation format (reference-notes §1) so the same
+Everything here mirrors IOD-Video's annotation format (protocol §1) so the same
 loader, sampler and evaluator read SynthIOD and the real data: video keys
 ``TrueLeakedGas/NNN_<scene>_<static|dynamic>_<clear|vague>``, one float32 tube per video
 covering frames 1..nframes, three train/test splits whose test sets partition the videos,
@@ -21,7 +21,7 @@ from iodvideo.data.synth.config import SynthConfig
 
 CLASS_NAME = "TrueLeakedGas"
 NUM_SPLITS = 3
-# Scene names and their frequency in IOD-Video (reference-notes §1.4).
+# Scene names and their frequency in IOD-Video (protocol §1.4).
 SCENE_COUNTS = {
     "valve": 123, "experiment": 121, "others": 86, "pipeline": 76,
     "flange": 62, "factory": 51, "cylinder": 49, "wild": 32,

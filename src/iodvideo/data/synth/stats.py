@@ -126,7 +126,7 @@ def measure_with_tubes(
 
 
 PERCENTILES = (5, 25, 50, 75, 90, 95)
-# IOD-Video's boxes (reference-notes §1.4, original 320 x 240 pixels) at PERCENTILES, and the
+# IOD-Video's boxes (protocol §1.4, original 320 x 240 pixels) at PERCENTILES, and the
 # fraction of per-frame centre steps that are exactly zero.
 REAL_BOXES_PX = {
     "width": (23.0, 45.0, 82.0, 131.0, 188.0, 223.0),

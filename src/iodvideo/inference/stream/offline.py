@@ -1,7 +1,7 @@
 """Offline prediction of one video: clips → tubelets → per-frame detections and linked tubes.
 
 :class:`FrameMerger` merges clips per frame with the evaluator's own function
-(:func:`iodvideo.inference.merge.clips_to_frame_detections`, notes §9.1), frame by frame as
+(:func:`iodvideo.inference.merge.clips_to_frame_detections`, protocol §9.1), frame by frame as
 soon as no later clip can cover a frame, so memory stays bounded on long videos. The
 reference's per-frame rescoring (§9.1 step 2) orders each frame's boxes; the top ones are
 what a user sees. Tubes are linked from the per-clip top-10 after tubelet NMS (§9.3), which

@@ -1,6 +1,6 @@
 """Online TSM: each new frame costs one frame's forward pass, not a whole clip's.
 
-TSM's shift has no weights tied to the clip length (notes §5.5.2): channels ``[0, fold)`` of
+TSM's shift has no weights tied to the clip length (protocol §5.5.2): channels ``[0, fold)`` of
 frame t take frame t+1's values, ``[fold, 2·fold)`` frame t−1's, zeros outside the clip. So
 the backbone, the neck (per frame) and the per-frame heads (``wh``, ``sta``) can run on an
 unbounded stream as if it were one long clip: every shift point keeps the two activations it
@@ -16,7 +16,7 @@ and any stream gives the per-frame features of the offline backbone run on the w
 as one clip. Inside a longer stream a frame at a clip's edge sees its real neighbour where an
 isolated K-frame clip sees zero padding, so windows differ from independent clips there (the
 price of sharing features across windows). ``legacy_layout`` mixes frames of a clip at the
-input (notes §5.4) and has no per-frame form, so it is refused, as are backbones other than
+input (protocol §5.4) and has no per-frame form, so it is refused, as are backbones other than
 TSM.
 """
 
@@ -169,7 +169,7 @@ class OnlineTSM:
             )
         if backbone.legacy_layout:
             raise ConfigError("online mode cannot run a legacy_layout=true TSM: its input "
-                              "reshape mixes the frames of a clip (notes §5.4); use mode=clip")
+                              "reshape mixes the frames of a clip (protocol §5.4); use mode=clip")
         self.detector = detector.eval()
         self.clip_len = int(detector.clip_len)
         motion = getattr(detector, "motion_input", None)

@@ -1,7 +1,7 @@
 """A checkpoint's detector as a clip → tubelets function, and the clip schedule of a video.
 
 :class:`ClipRunner` preprocesses frames exactly as training does (``ResizeNormalize``: square
-resize, COCO BGR normalisation), runs the ``ClipDetector``, decodes MOV or STA tubelets (notes
+resize, COCO BGR normalisation), runs the ``ClipDetector``, decodes MOV or STA tubelets (protocol
 §8) and maps them back to the frames' own resolution, so any input size works.
 :func:`clip_starts` / :func:`iter_clip_batches` schedule the clips of a video of known length
 while reading its frames once, in order, with a bounded number of frames in memory.
@@ -125,7 +125,7 @@ class ClipRunner:
 
 def clip_starts(num_frames: int, clip_len: int, stride: int = 1) -> list[int]:
     """1-based clip starts: every ``stride``-th of 1..n−K+1, always ending on n−K+1 so the
-    last frames are covered (reference-notes §2.2 for stride 1); one clip when n < K."""
+    last frames are covered (protocol §2.2 for stride 1); one clip when n < K."""
     if stride < 1:
         raise ConfigError(f"stride must be >= 1, got {stride}")
     last = max(1, num_frames - clip_len + 1)

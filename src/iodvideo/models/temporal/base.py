@@ -3,7 +3,7 @@
 Adapters are inserted without renaming any timm tensor (a temporal op becomes a pre-op of the
 conv it feeds, or a block class adopts the timm block's children under their own names), so a
 plain timm/torchvision checkpoint loads by name into every backbone — unlike the reference,
-where wrapping renamed convs and left them silently unloaded (notes §5.5.2–5.5.3, §11.3).
+where wrapping renamed convs and left them silently unloaded (protocol §5.5.2–5.5.3, §11.3).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class TemporalBackbone(nn.Module):
     Subclasses insert their adapters into ``self.body`` in ``__init__`` and then call
     :meth:`finish`, which loads the local checkpoint (if any) and records the audit.
 
-    ``legacy_layout`` reproduces the reference's reshape scramble (notes §5.4): on the input
+    ``legacy_layout`` reproduces the reference's reshape scramble (protocol §5.4): on the input
     (TDN: before layer2 instead; I3D/S3D: nowhere, as in the reference) and on the outputs for
     the backbones whose reference code does it (``scramble_outputs``). ``clip_len`` (K) is
     fixed at construction like the reference's ``n_segment``, because some adapters (TIN's
@@ -83,7 +83,7 @@ class TemporalBackbone(nn.Module):
 
     scramble_outputs = False
     context_frames = 0
-    # checkpoint tensors the reference fails to load for this arch (notes §5.6), as a regex
+    # checkpoint tensors the reference fails to load for this arch (protocol §5.6), as a regex
     # over our keys; ``legacy_pretrained`` leaves them at random init for parity runs
     legacy_unloaded: str | None = None
 

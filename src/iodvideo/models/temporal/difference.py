@@ -1,4 +1,4 @@
-"""TDN: temporal difference network (notes §5.5.8).
+"""TDN: temporal difference network (protocol §5.5.8).
 
 Short-term: a difference stem sees the 4 frame differences of a 5-frame window around each clip
 frame and is fused into the RGB stem and layer1. Long-term: mSE (multi-scale motion excitation)
@@ -7,7 +7,7 @@ and a learnable temporal shift before conv2 of every block of layers 2–4.
 Input window: TDN needs two extra frames on each side of the K-frame clip. The backbone
 therefore takes ``(B, K + 4, 3, H, W)`` and returns K per-frame maps (frames 2 … K+1 of the
 window); ``context_frames`` (= 2, per side) tells the data layer how many extra frames to load
-(the reference clamps to the video's ends, notes §2.1).
+(the reference clamps to the video's ends, protocol §2.1).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class TDNBackbone(TemporalBackbone):
         if self.legacy_pretrained and self._weights is not None:
             raise ConfigError(
                 "tdn: legacy_pretrained reproduces the reference, which re-initialises TDN after "
-                "loading (notes §5.5.8) — i.e. no ImageNet weights; drop weights_path"
+                "loading (protocol §5.5.8) — i.e. no ImageNet weights; drop weights_path"
             )
         self.finish()
 

@@ -1,4 +1,4 @@
-"""Excitation and aggregation adapters: TAM (notes §5.5.4) and TEA's ME + MTA (§5.5.5)."""
+"""Excitation and aggregation adapters: TAM (protocol §5.5.4) and TEA's ME + MTA (§5.5.5)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class TemporalAggregation(nn.Module):
 
 @register_backbone("tam")
 class TAMBackbone(TemporalBackbone):
-    """TAM ResNet (notes §5.5.4): TAM before conv1 of every block, temporal pooling between stages.
+    """TAM ResNet (protocol §5.5.4): TAM before every conv1, temporal pooling between stages.
 
     ``temporal_pool``: max-pool over time (k3 s2 p1) after layers 1–3, so T = K, K/2, K/4, K/8
     per stage; ``None`` keeps the reference rule (only when K >= 8, quirk §11.26). Each stage
@@ -84,7 +84,7 @@ class TAMBackbone(TemporalBackbone):
 
 
 class MotionExcitation(nn.Module):
-    """TEA's ME: channel attention from feature-level temporal differences (notes §5.5.5).
+    """TEA's ME: channel attention from feature-level temporal differences (protocol §5.5.5).
 
     Squeeze C → C/r (1×1 + BN), ``d[t] = conv3x3_dw(f[t+1]) − f[t]`` (zero for the last frame),
     global average pool, expand back (1×1 + BN), ``sigmoid − 0.5``; output ``x·(1 + y)``.
@@ -150,7 +150,7 @@ class TEABottleneck(nn.Module):
 
 @register_backbone("tea")
 class TEABackbone(TemporalBackbone):
-    """TEA (notes §5.5.5): Res2Net-50 26w×4s with ME + MTA in every block — the released model.
+    """TEA (protocol §5.5.5): Res2Net-50 26w×4s with ME + MTA in every block — the released model.
 
     There is no smaller timm Res2Net; for CPU-scale runs pass e.g.
     ``model_kwargs: {layers: [1, 1, 1, 1]}`` (fewer blocks, same widths). Input and output are

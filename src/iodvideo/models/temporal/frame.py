@@ -22,7 +22,7 @@ class FrameBackbone(nn.Module):
     """``(B, T, 3, H, W)`` → stage 2..5 maps ``(B*T, C_i, H/2^(i), W/2^(i))``, i = 2..5.
 
     Frames are folded into the batch, so BatchNorm sees B*T samples at once; the reference
-    calls the network once per frame (B samples, K running-stat updates per step, notes
+    calls the network once per frame (B samples, K running-stat updates per step, protocol
     §11.27) — a deliberate deviation that does not change what the model computes at eval.
     ``model_kwargs`` go to ``timm.create_model`` (e.g. tiny ``layers``/``channels`` in tests).
     Random init keeps every BatchNorm at 1/0 like the reference (and the temporal backbones):

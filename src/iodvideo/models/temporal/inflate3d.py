@@ -1,4 +1,4 @@
-"""3D inflation of a timm 2D ResNet: I3D and S3D (notes §5.5.7).
+"""3D inflation of a timm 2D ResNet: I3D and S3D (protocol §5.5.7).
 
 The timm network is converted in place — every Conv2d/BatchNorm2d/MaxPool2d becomes its 3D
 counterpart under the same name — so timm's own block ``forward`` runs on ``(B, C, T, H, W)``
@@ -142,7 +142,7 @@ class Inflated3DBackbone(TemporalBackbone):
 
 @register_backbone("i3d")
 class I3DBackbone(Inflated3DBackbone):
-    """I3D ResNet: the strided 3×3 conv of each block inflated to 3×3×3 (notes §5.5.7)."""
+    """I3D ResNet: the strided 3×3 conv of each block inflated to 3×3×3 (protocol §5.5.7)."""
 
 
 @register_backbone("s3d")

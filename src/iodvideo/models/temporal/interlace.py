@@ -1,4 +1,4 @@
-"""TIN: temporal interlace — learned fractional temporal shifts (notes §5.5.3).
+"""TIN: temporal interlace — learned fractional temporal shifts (protocol §5.5.3).
 
 The reference needs a CUDA extension (``cuda_shift``) for the shift; this is a pure-PyTorch
 equivalent with the same forward and gradient semantics, so TIN runs on CPU and any GPU.
@@ -167,7 +167,7 @@ def _interlace_reference(clip, near_coef, far_coef, near, far, fold: int):  # no
 
 def fractional_temporal_shift(clip: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """:func:`interlace` of a clip ``(N, T, G, ...)`` with one offset per group, all channels
-    shifted, no weights — the op of notes §5.5.3 on its own."""
+    shifted, no weights — the op of protocol §5.5.3 on its own."""
     return interlace(clip, shifts)
 
 
@@ -215,7 +215,7 @@ class TemporalInterlace(nn.Module):
 
 @register_backbone("tin")
 class TINBackbone(TemporalBackbone):
-    """TIN (notes §5.5.3): TemporalInterlace on conv1's input (residual branch) of every block.
+    """TIN (protocol §5.5.3): TemporalInterlace on conv1's input (residual branch) of every block.
 
     Input-only scramble under ``legacy_layout``, like TSM. The reference's per-forward CPU copy
     of offsets/weights (a debug buffer) is dropped (§11.15). ``legacy_pretrained`` leaves conv1

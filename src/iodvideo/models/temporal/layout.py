@@ -4,7 +4,7 @@ All temporal adapters work on a frame batch ``(N*T, C, H, W)`` ordered clip-majo
 clip n at row ``n*T + t``), so 2D timm blocks run unchanged and a temporal op only needs T.
 
 The reference gets from its stacked ``(B, C, T, H, W)`` input to a frame batch, and back from
-per-frame features to frames, with plain reshapes that skip the channel/time permute (notes
+per-frame features to frames, with plain reshapes that skip the channel/time permute (protocol
 §5.4). ``legacy_frames_from_clip`` / ``legacy_frames_from_features`` reproduce those two memory
 reinterpretations exactly, so ``legacy_layout: true`` matches the published numbers' model.
 """
@@ -29,7 +29,7 @@ def frames_from_clip(video: torch.Tensor, legacy: bool = False) -> torch.Tensor:
 
 
 def legacy_frames_from_features(features: torch.Tensor, time: int) -> torch.Tensor:
-    """Reference's output-side reinterpretation of a ``(B*T, C, h, w)`` map (notes §5.4).
+    """Reference's output-side reinterpretation of a ``(B*T, C, h, w)`` map (protocol §5.4).
 
     It reshapes to ``(B, C, T, h, w)`` and splits on T, so output frame i's channel c' is
     channel ``(c'*T + i) mod C`` of pseudo-frame ``(c'*T + i) div C`` — every "frame" mixes all
@@ -45,7 +45,7 @@ def frames_to_clip_len(features: torch.Tensor, stage_time: int, clip_len: int) -
     """Bring a stage with ``stage_time`` frames (temporal stride/pooling) back to K frames.
 
     Output frame i uses stage frame ``i * stage_time // clip_len``: the reference's hard-wired
-    ``[i], [i//2], [i//4], [i//8]`` for K = 8 (notes §5.5.4, §5.5.7), generalised to any K
+    ``[i], [i//2], [i//4], [i//8]`` for K = 8 (protocol §5.5.4, §5.5.7), generalised to any K
     (quirk §11.6). ``features`` is clip-major ``(B*stage_time, ...)``; returns ``(B*K, ...)``.
     """
     if stage_time == clip_len:

@@ -1,4 +1,4 @@
-"""MSNet: MotionSqueeze — flow-like features from local feature correlation (notes §5.5.6).
+"""MSNet: MotionSqueeze — flow-like features from local feature correlation (protocol §5.5.6).
 
 The reference uses a CUDA-only correlation extension; :func:`local_correlation` is a
 pure-PyTorch equivalent computed one displacement row at a time (a GEMM per row), so memory
@@ -186,7 +186,7 @@ class MotionSqueeze(nn.Module):
 
 @register_backbone("msnet")
 class MSNetBackbone(TemporalBackbone):
-    """MSNet ResNet (notes §5.5.6): residual TSM shift before conv1 of every block, and a
+    """MSNet ResNet (protocol §5.5.6): residual TSM shift before conv1 of every block, and a
     MotionSqueeze module on the layer2 output (the map the neck and layer3 receive).
 
     Input and output are scrambled under ``legacy_layout``, as in the reference.

@@ -14,7 +14,7 @@ from iodvideo.models.temporal.ops import channel_shift, temporal_conv3
 
 
 def temporal_shift(frames: torch.Tensor, time: int, fold_div: int = 8) -> torch.Tensor:
-    """TSM shift of a ``(N*T, C, H, W)`` frame batch (notes §5.5.2).
+    """TSM shift of a ``(N*T, C, H, W)`` frame batch (protocol §5.5.2).
 
     Channels ``[0, fold)`` take frame t+1's value, ``[fold, 2*fold)`` frame t−1's, the rest stay;
     zeros at the clip ends; ``fold = C // fold_div``. No parameters, no extra FLOPs.
@@ -40,7 +40,7 @@ class TemporalShift(nn.Module):
 class LearnableTemporalShift(nn.Module):
     """Depthwise temporal conv, kernel 3, zero padding, no bias, initialised as a shift.
 
-    TEA's MTA and TDN use it (notes §5.5.5, §5.5.8): ``out[t] = w0*x[t-1] + w1*x[t] +
+    TEA's MTA and TDN use it (protocol §5.5.5, §5.5.8): ``out[t] = w0*x[t-1] + w1*x[t] +
     w2*x[t+1]`` per channel. Init: the first ``fold`` channels take t+1 (right tap 1), the next
     ``fold`` take t−1 (left tap 1), the rest identity (centre tap 1); ``fold=0`` is TEA's
     "fixed" (identity) init.
@@ -65,7 +65,7 @@ class LearnableTemporalShift(nn.Module):
 
 @register_backbone("tsm")
 class TSMBackbone(TemporalBackbone):
-    """TSM (notes §5.5.2): residual shift before conv1 and before conv2 of every block.
+    """TSM (protocol §5.5.2): residual shift before conv1 and before conv2 of every block.
 
     "blockres" + "two_path": the shift sits on the residual branch only, twice per block
     (for resnet18/34's BasicBlock the two 3×3 convs). Outputs are not output-scrambled in the
