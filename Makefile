@@ -8,7 +8,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 export HF_HUB_OFFLINE := 1
 export WANDB_MODE := offline
 
-.PHONY: install train test lint bench clean-data
+.PHONY: install train test test-fast lint bench clean-data
 
 install: $(BIN)/python
 	$(BIN)/pip install $(TORCH_PINS) -e ".[dev,wandb]"
@@ -22,12 +22,17 @@ train:
 test:
 	$(BIN)/python -m pytest -q $(ARGS)
 
+# Everything but the `slow` tests (CLI subprocesses, end-to-end training, the wheel build): the
+# quick loop while developing; `make test` is what must pass.
+test-fast:
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+
 # Speed and memory figures (README "Results"); not part of the tests.
 bench:
 	for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint:
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests setup.py
 
 clean-data:
 	rm -rf data/synth data/synth_smoke

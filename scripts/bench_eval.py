@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from iodvideo.data.annotations import load_annotations
+from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.evaluation.metrics import (
     THRESHOLDS_50_95,
     default_workers,
@@ -40,7 +41,6 @@ from iodvideo.evaluation.metrics import (
 )
 from iodvideo.evaluation.reference import frame_ap_reference
 from iodvideo.hardware import bench_header
-from iodvideo.inference.merge import clips_to_frame_detections
 
 DEFAULT_ANNOTATIONS = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "iodvideo-annotations"

@@ -48,8 +48,7 @@ def build_runner(overrides: list[str]):
         cfg = compose("train", overrides=["data.clip_len=8", "data.root=unused", *overrides])
     torch.manual_seed(0)
     detector = instantiate(OmegaConf.create(OmegaConf.to_container(cfg.model, resolve=True)))
-    return ClipRunner(detector, input_size=int(cfg.data.input_size), top_n=100,
-                      backbone=overrides[0].split("=")[1])
+    return ClipRunner(detector, input_size=int(cfg.data.input_size), top_n=100)
 
 
 def synthetic_frames(count: int, height: int, width: int) -> np.ndarray:

@@ -21,11 +21,14 @@ from hydra.utils import instantiate
 
 from iodvideo.bn_calibration import recalibrate_batchnorm
 from iodvideo.config import CONFIG_DIR
+from iodvideo.detections import (
+    DecodeSettings,
+    clips_to_frame_detections,
+    decode_batch,
+    iou_plus1,
+)
 from iodvideo.evaluation import frame_ap_at
-from iodvideo.evaluation.frame_ap import iou_plus1
 from iodvideo.hardware import bench_header
-from iodvideo.inference.decode import boxes_to_image, decode_clips
-from iodvideo.inference.merge import clips_to_frame_detections
 
 DEFAULTS = ["data.root=/tmp/overfit_synth", "data.synth.num_videos=6", "data.augment=null",
             "data.online=null", "data.num_workers=0", "data.input_size=96", "backbone=resnet"]
@@ -37,10 +40,8 @@ def decoded(detector, batch, cfg, training: bool) -> list[np.ndarray]:
     with torch.no_grad():
         out = {k: v.float() for k, v in detector(batch["video"]).items()}
     detector.train()
-    dets = decode_clips(out, "sta" if cfg.loss.sta else "mov", 100, cfg.loss.offset_scale)
-    grid = tuple(out["hm"].shape[-2:])
-    return [boxes_to_image(d, grid, tuple(hw)).numpy()
-            for d, hw in zip(dets, batch["image_hw"].tolist(), strict=True)]
+    settings = DecodeSettings("sta" if cfg.loss.sta else "mov", 100, cfg.loss.offset_scale)
+    return [t for _, _, t in decode_batch(out, batch, settings).clips()]
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never touch the network: hub and W&B are forced offline."""
+"""Shared fixtures and the ``slow`` marker. Tests never touch the network: hub and W&B are
+forced offline."""
 
 from __future__ import annotations
 
@@ -17,6 +18,38 @@ ANNOTATIONS_DIR = Path(
         "IODVIDEO_ANNOTATIONS", REPO_ROOT.parent / "shared" / "data" / "iodvideo-annotations"
     )
 )
+
+
+# The ``slow`` tests run a command-line entry point in a subprocess (or train end to end):
+# seconds to minutes each, left out by ``make test-fast`` (``-m "not slow"``). Modules that are
+# slow throughout (test_train_e2e.py, training/test_train_suite.py, test_packaging.py) say so
+# with ``pytestmark``; the CLI tests inside otherwise fast modules are listed here, by module
+# file name and test function, together with the fixtures that train a checkpoint through the CLI
+# (every test using one, directly or through another fixture, waits for that run).
+SUBPROCESS_TESTS = {
+    "test_synth.py": {"test_cli_writes_a_tiny_set_and_refuses_to_clobber_it",
+                      "test_cli_stats_and_preview"},
+    "test_video_reader.py": {"test_convert_cli_reports_missing_root"},
+    "test_eval_cli.py": {"test_eval_cli_scores_a_detection_directory"},
+    "test_eval_ckpt.py": {"test_ckpt_mode_end_to_end"},
+    # its resnet variants fetch resnet_ckpt with request.getfixturevalue
+    "test_export.py": {"test_export_round_trip"},
+}
+CLI_TRAINED_FIXTURES = {"resnet_ckpt"}
+
+
+@pytest.hookimpl(tryfirst=True)  # marks first, then -m "not slow" deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    functions = [item for item in items if isinstance(item, pytest.Function)]
+    # a renamed test would silently drop out of the slow set: refuse names a module lacks
+    for path, module in {(f.path, f.module) for f in functions if f.path.name in SUBPROCESS_TESTS}:
+        missing = sorted(n for n in SUBPROCESS_TESTS[path.name] if not hasattr(module, n))
+        if missing:
+            raise pytest.UsageError(f"tests/conftest.py: {path} defines no {missing}")
+    for item in functions:
+        if (item.originalname in SUBPROCESS_TESTS.get(item.path.name, ())
+                or not CLI_TRAINED_FIXTURES.isdisjoint(item.fixturenames)):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

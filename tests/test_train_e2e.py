@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # every test runs the training CLI in a subprocess
 
 
 def _run(*overrides: str) -> subprocess.CompletedProcess:

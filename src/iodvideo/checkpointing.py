@@ -1,20 +1,30 @@
-"""Checkpoint I/O: atomic writes (Lightning's fsspec transaction), safe reads, RNG states.
+"""Checkpoint I/O: atomic writes (Lightning's fsspec transaction), safe reads, RNG states, and
+the one path from a checkpoint file to a detector and its decoder settings.
 
 Checkpoints may come from elsewhere, so they are read with ``weights_only=True``: tensors and
-plain containers only, never arbitrary objects.
+plain containers only, never arbitrary objects. A training checkpoint carries its run's
+resolved config under :data:`CONFIG_KEY`, so :func:`load_detector` rebuilds any backbone from
+the file alone; eval, predict, monitor and export all load through it.
 """
 
 from __future__ import annotations
 
 import collections
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback
+
+from iodvideo.detections.batch import DecodeSettings
+from iodvideo.errors import ConfigError
+
+# Checkpoint key under which the training run's resolved config travels.
+CONFIG_KEY = "iodvideo_config"
 
 # MultiStepLR keeps its milestones in a Counter; that is the only non-plain type we store.
 torch.serialization.add_safe_globals([collections.Counter])
@@ -75,3 +85,63 @@ class RNGStateCheckpoint(Callback):
         if cuda is not None and torch.cuda.is_available():
             if len(cuda) == torch.cuda.device_count():
                 torch.cuda.set_rng_state_all(cuda)
+
+
+def config_value(config: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"`` in a checkpoint's plain config, else ``default``."""
+    node: Any = config
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the ``ClipDetector`` of a training checkpoint (its resolved config travels in
+    the checkpoint under :data:`CONFIG_KEY`) and load its weights; returns (detector in eval
+    mode, config). Any problem is one :class:`~iodvideo.errors.ConfigError` naming the file."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - corrupt or unsafe file
+        raise ConfigError(f"{path}: cannot load checkpoint safely ({err})") from None
+    config = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
+    if not isinstance(config, dict) or "model" not in config:
+        raise ConfigError(
+            f"{path}: no training config in the checkpoint (key {CONFIG_KEY!r}); only "
+            "checkpoints written by `python -m iodvideo.train` can be evaluated with ckpt="
+        )
+    detector = instantiate(OmegaConf.create(config["model"]))
+    prefix = "detector."
+    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    try:
+        detector.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise ConfigError(
+            f"{path}: weights do not fit the model its config builds (a checkpoint from another "
+            f"version of iodvideo?): {' '.join(first[1:2]) or first[0]}"
+        ) from None
+    return detector.eval(), config
+
+
+def checkpoint_decode(decode: Mapping[str, Any], config: Mapping[str, Any]) -> DecodeSettings:
+    """Decoder settings for a checkpoint: ``mode``/``offset_scale`` left null follow what the
+    checkpoint was validated with (its ``evaluation`` section, else its loss: STA head iff
+    ``loss.sta``), so a user's decoding cannot silently disagree with training's."""
+    sta = config_value(config, "evaluation.sta", config_value(config, "loss.sta", False))
+    scale = config_value(config, "evaluation.offset_scale",
+                         config_value(config, "loss.offset_scale", 18.0))
+    mode = decode.get("mode")
+    offset_scale = decode.get("offset_scale")
+    return DecodeSettings(
+        mode=str(mode) if mode is not None else ("sta" if sta else "mov"),
+        top_n=int(decode.get("top_n", 100)),
+        offset_scale=float(offset_scale if offset_scale is not None else scale),
+    )

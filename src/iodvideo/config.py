@@ -10,10 +10,21 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from iodvideo.hardware import choose_precision
 
-# src/iodvideo/config.py → repository root / conf (editable install, the supported setup).
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+def _config_dir() -> Path:
+    """The checkout's ``conf/`` when this package runs from a source checkout (editable install:
+    ``<repo>/src/iodvideo``), so edits there take effect at once; otherwise the copy that the
+    wheel build put into the package (``iodvideo/conf``, see setup.py). The checkout is
+    recognised by its layout, not by a ``conf/`` two levels up alone: an install into
+    ``<dir>/site`` would otherwise pick up whatever ``<dir>/conf`` happens to be."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parents[1]
+    if package.parent.name == "src" and (checkout / "pyproject.toml").is_file():
+        return checkout / "conf"
+    return package / "conf"
+
+
+CONFIG_DIR = str(_config_dir())
 
 
 def fastest_precision(accelerator: str) -> str:
@@ -22,6 +33,10 @@ def fastest_precision(accelerator: str) -> str:
     training step runs about 2× faster than fp32 (scripts/bench_precision.py); where bf16 would
     be emulated (AVX2, AVX-512 without BF16, ARM without bf16) it would be slower. The rules
     and their reasons live in :func:`iodvideo.hardware.choose_precision`."""
+    # imported here: iodvideo.hardware imports torch, which the synth CLI (CONFIG_DIR only)
+    # never needs
+    from iodvideo.hardware import choose_precision
+
     return choose_precision(accelerator).precision
 
 

@@ -4,9 +4,12 @@ Two modes, one protocol (protocol §8-9):
 
 * ``detections=<dir>``: score detections already on disk, in our per-video format or the
   original code's per-clip pickles (so runs of the original code can be re-scored);
-* ``ckpt=<file>``: rebuild the model from the training checkpoint's own config, run it over
-  every test clip of each split (``test_dataloader``), decode (MOV or STA mode), scale to image
-  pixels, merge clips per frame, then score the same way.
+* ``ckpt=<file>``: rebuild the model from the training checkpoint's own config
+  (:func:`iodvideo.checkpointing.load_detector`), run it over every test clip of each split
+  (``test_dataloader``, clips as long as the model asks: TDN's context frames included),
+  decode (MOV or STA mode) and scale to image pixels like validation does
+  (:func:`iodvideo.detections.batch.decode_batch`), merge clips per frame, then score the
+  same way.
 
 Prints the five paper metrics per split (and their mean over several splits) and writes
 ``metrics.json``, ``metrics.csv``, ``report.md``, per-video CSVs and PR plots to the run
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,8 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from iodvideo.config import CONFIG_DIR
+from iodvideo.detections.linking import build_tubes
+from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
 from iodvideo.evaluation.breakdown import breakdown, per_video, size_terciles
 from iodvideo.evaluation.detections_io import (
@@ -48,10 +53,22 @@ from iodvideo.evaluation.report import (
     write_per_video,
     write_pr_plots,
 )
-from iodvideo.inference.device import resolve_device
-from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.evaluation.tubes import video_ap
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SplitDetections:
+    """What one split is scored on: frame detections per test video, the test videos in
+    order, their GT tubes, and — when tube AP is asked for and the source has them — the
+    per-clip tubelets ``{video: {start: (N, 4K+1)}}`` with their clip length K."""
+
+    detections: dict[str, np.ndarray]
+    videos: list[str]
+    tubes: dict[str, np.ndarray]
+    clips: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    clip_len: int = 8
 
 
 def _splits(cfg: DictConfig) -> list[int]:
@@ -81,7 +98,7 @@ def score_split(
     return paper_metrics(detections, {v: tubes[v] for v in videos}, rescore, workers)
 
 
-def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, tuple[dict, list, dict]]:
+def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetections]:
     from iodvideo.data.annotations import load_annotations
 
     annotations = load_annotations(annotations_path(cfg))
@@ -123,136 +140,55 @@ def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, tuple[dict
                 f"{root}: {len(missing)} test video(s) of split {split} have no detections; "
                 "their GT boxes count as misses", stacklevel=1,
             )
+        clips = {
+            v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len)
+            for v in videos if (root / v).is_dir()
+        } if cfg.tube_ap else {}
         tubes = {v: annotations.tube(v) for v in videos}
-        out[split] = (dets, videos, tubes)
-        if cfg.tube_ap:
-            clips = {
-                v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len)
-                for v in videos if (root / v).is_dir()
-            }
-            if clips:
-                _CLIPS[split] = (clips, clip_len)
+        out[split] = SplitDetections(dets, videos, tubes, clips, clip_len)
     return out
 
 
-def load_detector(path: str | Path):
-    """Rebuild the ``ClipDetector`` of a training checkpoint (its resolved config travels in
-    the checkpoint under ``CONFIG_KEY``) and load its weights. Returns (detector, config)."""
-    import torch
-    from hydra.utils import instantiate
-
-    from iodvideo.lightning_module import CONFIG_KEY
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - corrupt or unsafe file
-        raise ConfigError(f"{path}: cannot load checkpoint safely ({err})") from None
-    config = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
-    if not isinstance(config, dict) or "model" not in config:
-        raise ConfigError(
-            f"{path}: no training config in the checkpoint (key {CONFIG_KEY!r}); only "
-            "checkpoints written by `python -m iodvideo.train` can be evaluated with ckpt="
-        )
-    detector = instantiate(OmegaConf.create(config["model"]))
-    prefix = "detector."
-    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    try:
-        detector.load_state_dict(state)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise ConfigError(
-            f"{path}: weights do not fit the model its config builds (a checkpoint from another "
-            f"version of iodvideo?): {' '.join(first[1:2]) or first[0]}"
-        ) from None
-    return detector.eval(), config
-
-
-def infer_detections(detector, datamodule, decode: DictConfig | dict, device) -> dict:
-    """Run ``detector`` over ``datamodule.test_dataloader()``; frame detections per video."""
-    from iodvideo.inference.merge import clips_to_frame_detections
-
-    clips = infer_clips(detector, datamodule, decode, device)
-    return {v: clips_to_frame_detections(c, detector.clip_len) for v, c in clips.items()}
-
-
-def infer_clips(detector, datamodule, decode: DictConfig | dict, device) -> dict:
-    """Decoded tubelets in image pixels, ``{video: {start: (N, 4K+1)}}``, of every test clip."""
-    import torch
-
-    from iodvideo.inference.decode import boxes_to_image, decode_clips
-
-    videos, _ = datamodule.eval_ground_truth()
-    clips: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
-    detector = detector.to(device)
-    with torch.inference_mode():
-        for batch in datamodule.test_dataloader():
-            out = detector(batch["video"].to(device))
-            dets = decode_clips(
-                out, str(decode["mode"]), int(decode["top_n"]), float(decode["offset_scale"])
-            ).cpu()
-            grid_hw = tuple(out["hm"].shape[-2:])
-            for det, vi, start, hw in zip(
-                dets, batch["video_idx"].tolist(), batch["start"].tolist(),
-                batch["image_hw"].tolist(), strict=True,
-            ):  # each clip's own resolution (the reference used the batch's first, §11.18)
-                clips[vi][start] = boxes_to_image(det, grid_hw, tuple(hw)).double().numpy()
-    return {videos[vi]: c for vi, c in clips.items()}
-
-
-# Per split: ({video: {start: tubelets}}, K), kept only when tube_ap is asked for.
-_CLIPS: dict[int, tuple[dict, int]] = {}
-
-
-def _tube_ap(split: int, videos: list[str], tubes: dict) -> dict[str, float] | None:
-    from iodvideo.evaluation.tubes import video_ap
-    from iodvideo.inference.linking import build_tubes
-
-    if split not in _CLIPS:
+def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
+    """Video-level tube AP (§9.3 linking) of a split, None without per-clip tubelets."""
+    if not split.clips:
         return None
-    clips, clip_len = _CLIPS[split]
-    linked = {v: build_tubes(c, clip_len) for v, c in clips.items() if v in tubes}
-    aps = video_ap(linked, {v: [tubes[v]] for v in videos}, thresholds=(0.2, 0.5, 0.75))
+    linked = {v: build_tubes(c, split.clip_len) for v, c in split.clips.items()
+              if v in split.tubes}
+    aps = video_ap(linked, {v: [split.tubes[v]] for v in split.videos},
+                   thresholds=(0.2, 0.5, 0.75))
     return {f"videoAP@{t:g}": 100 * ap for t, ap in aps.items()}
 
 
-def checkpoint_decode(decode: DictConfig | dict, config: dict) -> dict:
-    """Decoder settings for a checkpoint: ``mode``/``offset_scale`` left null follow the loss
-    the checkpoint was trained with (STA head iff ``loss.sta``), so they cannot disagree."""
-    out = dict(decode)
-    loss = config.get("loss") or {}
-    if out.get("mode") is None:
-        out["mode"] = "sta" if loss.get("sta") else "mov"
-    if out.get("offset_scale") is None:
-        out["offset_scale"] = float(loss.get("offset_scale", 18.0))
-    return out
-
-
-def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, tuple]:
+def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, SplitDetections]:
     from hydra.utils import instantiate
+
+    # imported here: scoring detections on disk needs neither torch models nor Lightning
+    from iodvideo.checkpointing import checkpoint_decode, load_detector
+    from iodvideo.inference.device import resolve_device
+    from iodvideo.inference.loader import infer_clips
 
     detector, config = load_detector(cfg.ckpt)
     decode = checkpoint_decode(cfg.decode, config)
     device = resolve_device(str(cfg.device))
+    clip_len = int(detector.clip_len)
     out = {}
     for split in splits:
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        if data_cfg.get("clip_len") != detector.clip_len:
-            log.info("data.clip_len set to the checkpoint's %d", detector.clip_len)
-        data_cfg.update(split=split, clip_len=detector.clip_len, eval_visibility=None)
+        if data_cfg.get("clip_len") != clip_len:
+            log.info("data.clip_len set to the checkpoint's %d", clip_len)
+        data_cfg.update(split=split, clip_len=clip_len, eval_visibility=None)
         datamodule = instantiate(data_cfg)
+        datamodule.set_context(detector.context_frames)  # the model says how long clips are
         datamodule.prepare_data()
         datamodule.setup("validate")
         videos, tubes = datamodule.eval_ground_truth()
-        clips = infer_clips(detector, datamodule, decode, device)
-        dets = {v: clips_to_frame_detections(c, detector.clip_len) for v, c in clips.items()}
+        clips = infer_clips(detector, datamodule.test_dataloader(), videos, decode, device)
+        dets = {v: clips_to_frame_detections(c, clip_len) for v, c in clips.items()}
         if cfg.save_detections:
             save_detections(out_dir / "detections" / f"split{split}", dets)
-        out[split] = (dets, list(videos), dict(tubes))
-        if cfg.tube_ap:
-            _CLIPS[split] = (clips, detector.clip_len)
+        out[split] = SplitDetections(dets, list(videos), dict(tubes),
+                                     clips if cfg.tube_ap else {}, clip_len)
     return out
 
 
@@ -262,7 +198,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(str(cfg.output_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     splits = _splits(cfg)
-    _CLIPS.clear()
     per_split = (
         _detections_mode(cfg, splits) if cfg.detections is not None
         else _ckpt_mode(cfg, splits, out_dir)
@@ -271,12 +206,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     tube_rows: dict[str, dict[str, float]] = {}
     breakdowns, extra = {}, {"splits": splits, "source": str(cfg.ckpt or cfg.detections)}
     all_tubes = {}
-    for _, (_, _, tubes) in per_split.items():
-        all_tubes.update(tubes)
+    for split_dets in per_split.values():
+        all_tubes.update(split_dets.tubes)
     terciles = size_terciles(all_tubes.values()) if all_tubes else None
     workers = default_workers() if str(cfg.workers) == "auto" else int(cfg.workers)
-    for split, (dets, videos, tubes) in per_split.items():
-        result = score_split(dets, videos, tubes, bool(cfg.rescore), workers)
+    for split, split_dets in per_split.items():
+        videos, tubes = split_dets.videos, split_dets.tubes
+        result = score_split(split_dets.detections, videos, tubes, bool(cfg.rescore), workers)
         label = f"split {split}"
         rows[label] = result.metrics
         extra.setdefault("ap_per_threshold", {})[label] = {
@@ -292,7 +228,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if cfg.plots:
             write_pr_plots(out_dir, result.scored, f"split{split}_")
         if cfg.tube_ap:
-            values = _tube_ap(split, videos, tubes)
+            values = _tube_ap(split_dets)
             if values is None:
                 warnings.warn(f"split {split}: tube AP needs per-clip detections (ckpt mode or "
                               "original-format directories); skipped", stacklevel=1)
@@ -321,7 +257,7 @@ def main(cfg: DictConfig) -> float | None:
     return float(last["AP@0.5:0.95"])
 
 
-__all__ = ["IODVideoError", "evaluate", "infer_detections", "load_detector", "main"]
+__all__ = ["IODVideoError", "SplitDetections", "evaluate", "main"]
 
 if __name__ == "__main__":
     main()

@@ -6,8 +6,11 @@ PyTorch on a random clip: the max abs difference of every output is printed and 
 exceed ``tolerance`` (1e-4). ONNX files are checked with onnxruntime, TorchScript ones by
 reloading them with ``torch.jit.load``.
 
-Backbones whose operations a format cannot express are refused up front with the reason
-(:data:`UNSUPPORTED`); anything else that fails to export is reported as one clear error.
+Backbones whose operations a format cannot express are refused up front with the reason their
+class states (``export_unsupported``, read through
+:func:`iodvideo.models.registry.backbone_facts`); anything else that fails to export is
+reported as one clear error. The example clip is as long as the model asks
+(``ClipDetector.frames_per_clip``: TDN's context frames included).
 """
 
 from __future__ import annotations
@@ -24,22 +27,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from iodvideo.checkpointing import config_value, load_detector
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
+from iodvideo.models.registry import backbone_facts
 
 log = logging.getLogger(__name__)
 
 OUTPUT_NAMES = ("hm", "wh", "mov", "sta")
 FORMATS = ("onnx", "torchscript")
-# (format, backbone) → why it cannot be exported, from exporting every registered backbone
-# (tests/predict/test_export.py round-trips resnet and tsm in both formats).
-UNSUPPORTED: dict[tuple[str, str], str] = {
-    ("onnx", "msnet"): (
-        "its MotionSqueeze correlation slides a window with Tensor.unfold over a padded map "
-        "whose size the TorchScript-based ONNX exporter cannot resolve (aten::unfold needs "
-        "a static input size); export format=torchscript instead"
-    ),
-}
 
 
 class ExportError(IODVideoError):
@@ -60,7 +56,8 @@ class ClipModel(nn.Module):
 
 def example_clip(detector: nn.Module, input_size: int, batch: int = 1, seed: int = 0
                  ) -> torch.Tensor:
-    frames = detector.clip_len + 2 * getattr(detector.backbone, "context_frames", 0)
+    """A random normalised clip of the length the model reads, ``(B, T, 3, S, S)``."""
+    frames = int(detector.frames_per_clip)
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(batch, frames, 3, input_size, input_size, generator=generator)
 
@@ -117,7 +114,7 @@ def verify(model: ClipModel, fmt: str, path: Path, clip: torch.Tensor) -> dict[s
 
 
 def export_detector(
-    detector: nn.Module, backbone: str, fmt: str, path: Path, input_size: int,
+    detector: nn.Module, fmt: str, path: Path, input_size: int,
     batch_size: int = 1, dynamic_batch: bool = True, opset: int = 17,
     tolerance: float = 1e-4, seed: int = 0,
 ) -> dict[str, Any]:
@@ -125,7 +122,9 @@ def export_detector(
     ``export.json``. Raises :class:`ExportError` when it cannot be done or does not match."""
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {fmt!r}")
-    reason = UNSUPPORTED.get((fmt, backbone))
+    facts = backbone_facts(detector.backbone)
+    backbone = facts.name
+    reason = facts.export_unsupported.get(fmt)
     if reason is not None:
         raise ExportError(f"backbone {backbone!r} cannot be exported to {fmt}: {reason}")
     model = ClipModel(detector.eval().cpu()).eval()
@@ -177,21 +176,18 @@ def export_detector(
 
 
 def export(cfg: DictConfig) -> dict[str, Any]:
-    from iodvideo.eval import load_detector
-    from iodvideo.inference.stream.runner import backbone_name
-
     if OmegaConf.is_missing(cfg, "ckpt") or not cfg.ckpt:
         raise ConfigError("ckpt=... is required (see --help)")
     fmt = str(cfg.format)
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {fmt!r}")
     detector, config = load_detector(str(cfg.ckpt))
-    input_size = int(config.get("data", {}).get("input_size", 288))
+    input_size = int(config_value(config, "data.input_size", 288))
     out_dir = Path(str(cfg.output_dir))
     path = Path(str(cfg.output)) if cfg.output else out_dir / (
         "model.onnx" if fmt == "onnx" else "model.pt")
     torch.manual_seed(int(cfg.seed))
-    record = export_detector(detector, backbone_name(config), fmt, path, input_size,
+    record = export_detector(detector, fmt, path, input_size,
                              int(cfg.batch_size), bool(cfg.dynamic_batch), int(cfg.opset),
                              float(cfg.tolerance), int(cfg.seed))
     record["checkpoint"] = str(cfg.ckpt)

@@ -1,27 +1,20 @@
-"""LightningModule: the training step, and frame-level AP as the validation metric."""
+"""LightningModule: the training step, and frame-level AP as the validation and test metric."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-import torch.distributed as dist
 from torch import nn
 
+from iodvideo.checkpointing import CONFIG_KEY
+from iodvideo.detections.batch import DecodeSettings, decode_batch
 from iodvideo.errors import IODVideoError
-from iodvideo.evaluation import frame_ap_at
-from iodvideo.evaluation.metrics import paper_metrics as score_paper_metrics
-from iodvideo.inference.decode import boxes_to_image, decode_clips
-from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.evaluation.torchmetric import FrameAP
 from iodvideo.models.memory_format import to_channels_last
-
-# Checkpoint key under which the training run's resolved config travels.
-CONFIG_KEY = "iodvideo_config"
 
 
 class NonFiniteLossError(IODVideoError):
@@ -39,35 +32,19 @@ def latest_checkpoint(trainer: pl.Trainer) -> str | None:
     return None
 
 
-def covered_ground_truth(
-    clip_detections: dict[int, dict[int, np.ndarray]],
-    videos: Sequence[str],
-    ground_truth: dict[str, np.ndarray],
-    clip_len: int,
-) -> dict[str, np.ndarray]:
-    """The GT tubes of the videos that have decoded clips, cut to the frames those clips cover
-    (``video_idx`` → {start: tubelets}); GT rows are ``frame, x1, y1, x2, y2``."""
-    covered: dict[str, np.ndarray] = {}
-    for vi, clips in clip_detections.items():
-        tube = np.asarray(ground_truth[videos[vi]])
-        seen = np.zeros(len(tube), dtype=bool)
-        for start in clips:
-            seen |= (tube[:, 0] >= start) & (tube[:, 0] < start + clip_len)
-        covered[videos[vi]] = tube[seen]
-    return {video: covered[video] for video in videos if video in covered}
-
-
 class IODLitModule(pl.LightningModule):
     """Wraps a clip detector and its criterion.
 
     Validation decodes every clip of the datamodule's validation videos (held-out training
-    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; protocol §8),
-    merges clips into per-frame detections and scores frameAP with the paper's protocol
-    (protocol §9) at each threshold in ``iou_thresholds``; the metrics are logged as
-    ``val/frameAP@<th>`` in percent (``paper_metrics=True``: the paper's five, ``val/AP@0.5``
-    ... ``val/AP@0.5:0.95``). Test (``trainer.test``) does the same on the test videos and
-    logs the five metrics plus ``test/AP@0.5_clear`` and ``test/AP@0.5_vague``. Under DDP
-    every rank decodes its share of the clips and the detections are gathered before scoring,
+    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; protocol §8)
+    with :func:`~iodvideo.detections.batch.decode_batch` and feeds them to one
+    :class:`~iodvideo.evaluation.torchmetric.FrameAP`, which merges clips per frame and scores
+    frameAP with the paper's protocol (protocol §9) against the frames the clips covered: logged
+    as ``val/frameAP@<th>`` in percent for each of ``iou_thresholds`` (``paper_metrics=True``:
+    every named metric, ``val/AP@0.5`` ... ``val/AP@0.5:0.95``). Test (``trainer.test``) does
+    the same on the test videos and always logs the named metrics (the paper's five plus
+    ``test/AP@0.5_clear`` and ``test/AP@0.5_vague``); both log ``<stage>/num_clips``. Under
+    DDP every rank decodes its share of the clips and the metric gathers them before scoring,
     so each rank logs the same AP.
     ``validation_step`` returns the grid-unit detections of its batch (for image callbacks).
     """
@@ -92,15 +69,14 @@ class IODLitModule(pl.LightningModule):
         self.criterion = criterion
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.top_n = top_n
+        self.decode = DecodeSettings("sta" if sta else "mov", int(top_n), float(offset_scale))
         self.iou_thresholds = [float(t) for t in iou_thresholds]
-        self.decode_mode = "sta" if sta else "mov"
-        self.offset_scale = float(offset_scale)
         self.channels_last = channels_last
         if channels_last:
             to_channels_last(self.detector)
         self.paper_metrics = paper_metrics
-        self._clip_detections: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
+        # the running val/test metric (a plain dict: not a submodule, never in a checkpoint)
+        self._metric: dict[str, FrameAP] = {}
 
     def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.detector(video)
@@ -132,43 +108,29 @@ class IODLitModule(pl.LightningModule):
             f"{term} = {value}; training stopped, {kept}"
         )
 
+    def _start_metric(self, stage: str) -> None:
+        videos, ground_truth = self.trainer.datamodule.ground_truth(stage)
+        metric = FrameAP(videos, ground_truth, self.detector.clip_len, self.iou_thresholds,
+                         paper_metrics=self.paper_metrics or stage == "test")
+        self._metric = {stage: metric.to(self.device)}
+
     def on_validation_epoch_start(self) -> None:
-        self._clip_detections = defaultdict(dict)
+        self._start_metric("val")
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict:
-        out = {k: v.float() for k, v in self.detector(batch["video"]).items()}
-        dets = decode_clips(out, self.decode_mode, self.top_n, self.offset_scale).cpu()
-        grid_hw = tuple(out["hm"].shape[-2:])
-        for det, video_idx, start, image_hw in zip(
-            dets, batch["video_idx"].tolist(), batch["start"].tolist(),
-            batch["image_hw"].tolist(), strict=True,
-        ):
-            image = boxes_to_image(det, grid_hw, tuple(image_hw))
-            self._clip_detections[video_idx][start] = image.numpy()
-        return {"dets": dets}
-
-    def _gathered_detections(self) -> dict[int, dict[int, np.ndarray]]:
-        """All ranks' clip detections (a DistributedSampler's padding repeats are merged away
-        because clips are keyed by video and start frame)."""
-        local = dict(self._clip_detections)
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return local
-        parts: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(parts, local)
-        merged: dict[int, dict[int, np.ndarray]] = defaultdict(dict)
-        for part in parts:
-            for video_idx, clips in part.items():
-                merged[video_idx].update(clips)
-        return merged
+        decoded = decode_batch(self.detector(batch["video"]), batch, self.decode)
+        for metric in self._metric.values():
+            metric.update(decoded.tubelets, decoded.video_idx, decoded.start)
+        return {"dets": decoded.grid}
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
-            self._clip_detections = defaultdict(dict)
+            self._metric = {}
             return
         self._score("val")
 
     def on_test_epoch_start(self) -> None:
-        self._clip_detections = defaultdict(dict)
+        self._start_metric("test")
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict:
         return self.validation_step(batch, batch_idx)
@@ -177,34 +139,16 @@ class IODLitModule(pl.LightningModule):
         self._score("test")
 
     def _score(self, stage: str) -> None:
-        """frameAP of the clips decoded in this ``val``/``test`` epoch, against the ground
-        truth of exactly the frames those clips cover (a partial run, e.g. with
-        ``trainer.limit_val_batches``, is not charged with misses on frames it never saw).
-        ``test`` always logs the paper's five metrics plus AP@0.5 on clear and vague videos."""
-        clip_detections = self._gathered_detections()
-        self._clip_detections = defaultdict(dict)
-        videos, ground_truth = self.trainer.datamodule.ground_truth(stage)
-        clip_len = self.detector.clip_len
-        detections = {
-            videos[vi]: clips_to_frame_detections(clips, clip_len)
-            for vi, clips in clip_detections.items()
-        }
-        if not detections:
+        """Log the metric of the clips decoded in this ``val``/``test`` epoch (nothing when no
+        clip was decoded); scored against exactly the frames those clips cover."""
+        metric = self._metric.pop(stage, None)
+        if metric is None or (metric.update_count == 0 and self.trainer.world_size == 1):
             return
-        covered = covered_ground_truth(clip_detections, videos, ground_truth, clip_len)
-        if self.paper_metrics or stage == "test":
-            split = score_paper_metrics(detections, covered)
-            values = {f"{stage}/{k}": v for k, v in split.metrics.items()}
-            for visibility in ("clear", "vague"):
-                ap = split.ap[visibility].get(0.5)
-                if ap is not None and math.isfinite(ap):
-                    values[f"{stage}/AP@0.5_{visibility}"] = 100.0 * ap
-        else:
-            aps = frame_ap_at(detections, covered, self.iou_thresholds)
-            values = {f"{stage}/frameAP@{th:g}": 100.0 * ap for th, ap in aps.items()}
-        values[f"{stage}/num_clips"] = float(sum(len(c) for c in clip_detections.values()))
-        # identical on every rank (gathered above); sync_dist only silences Lightning's warning
-        self.log_dict(values, sync_dist=self.trainer.world_size > 1)
+        values = {f"{stage}/{k}": float(v) for k, v in metric.compute().items()}
+        if values:
+            # identical on every rank (gathered by the metric); sync_dist only silences
+            # Lightning's warning
+            self.log_dict(values, sync_dist=self.trainer.world_size > 1)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store the run's resolved config (plain containers) so that eval/predict can rebuild

@@ -19,10 +19,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from iodvideo.config import CONFIG_DIR
 from iodvideo.data.synth import SynthConfig, generate_synthiod, plan_videos
 from iodvideo.errors import ConfigError, IODVideoError
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 COMMANDS = ("generate", "stats", "preview")
 CLI_KEYS = ("root", "overwrite", "out")
 _command = {"name": "generate"}
@@ -119,7 +119,7 @@ def preview(cfg: DictConfig) -> list[Path]:
     return written
 
 
-@hydra.main(config_path=CONF_DIR, config_name="synth", version_base="1.3")
+@hydra.main(config_path=CONFIG_DIR, config_name="synth", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     action = {"generate": synth, "stats": stats, "preview": preview}[_command["name"]]
     try:

@@ -1,6 +1,7 @@
 """Train a detector: ``python -m iodvideo.train [overrides]``.
 
-Composes ``conf/train.yaml`` (groups data, backbone, loss, trainer, logger, experiment),
+Composes ``conf/train.yaml`` (groups data, backbone, model, loss, scheduler, trainer, callbacks,
+logger, paths, hydra, experiment),
 builds every object with Hydra ``instantiate``, fits, prints the final frameAP and writes
 ``metrics.json`` into the run directory (what ``scripts/collect.py`` reads after a sweep).
 Returns the optimised metric so Hydra sweepers can use it. ``--help`` lists the groups.
@@ -41,7 +42,7 @@ def train(cfg: DictConfig) -> float | None:
     pl.seed_everything(cfg.seed, workers=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     detector = instantiate(cfg.model)
-    datamodule.set_context(getattr(detector.backbone, "context_frames", 0))
+    datamodule.set_context(detector.context_frames)
     module = IODLitModule(
         detector=detector,
         criterion=instantiate(cfg.loss),

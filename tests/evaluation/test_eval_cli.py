@@ -48,14 +48,3 @@ def test_eval_cli_scores_a_detection_directory(tmp_path: Path) -> None:
     proc = _run(f"detections={bad}", f"data.annotations={pkl}", "split=1", f"output_dir={out}")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "999_x_static_clear" in proc.stderr
-
-
-def test_checkpoint_decoder_follows_the_training_loss() -> None:
-    from iodvideo.eval import checkpoint_decode
-
-    unset = {"mode": None, "top_n": 100, "offset_scale": None}
-    sta = checkpoint_decode(unset, {"loss": {"sta": True, "offset_scale": 12.0}})
-    assert sta == {"mode": "sta", "top_n": 100, "offset_scale": 12.0}
-    assert checkpoint_decode(unset, {"loss": {"sta": False}})["mode"] == "mov"
-    chosen = {"mode": "mov", "top_n": 5, "offset_scale": 3.0}
-    assert checkpoint_decode(chosen, {"loss": {"sta": True}}) == chosen

@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iodvideo.evaluation import (
-    average_precision,
-    frame_ap,
-    frame_ap_at,
-    iou_plus1,
-    rescore_detections,
-    rescore_frame,
-)
+from iodvideo.detections.iou import iou_plus1
+from iodvideo.evaluation import average_precision, frame_ap, frame_ap_at
 
 GT_BOX = np.array([10.0, 10.0, 29.0, 29.0])  # 20×20 pixels with the +1 convention
 
@@ -24,72 +18,6 @@ def _tube(frames: range, box: np.ndarray = GT_BOX) -> np.ndarray:
 def _dets(rows: list[tuple[float, ...]]) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, 6)
 
-
-def test_iou_plus1_counts_inclusive_pixels() -> None:
-    box = np.array([0.0, 0.0, 9.0, 9.0])
-    others = np.array([[1, 0, 10, 9], [0, 0, 9, 9], [10, 0, 19, 9], [9, 9, 18, 18]], float)
-    np.testing.assert_allclose(iou_plus1(box, others), [90 / 110, 1.0, 0.0, 1 / 199])
-
-
-def test_rescoring_matches_parity_example() -> None:
-    boxes = np.array([[0, 0, 9, 9], [1, 0, 10, 9], [0, 0, 9, 9], [20, 20, 29, 29]], float)
-    scores = np.array([0.9, 0.8, 0.5, 0.7])
-    np.testing.assert_allclose(
-        rescore_frame(boxes, scores), [0.9, 0.8 * (1 - 90 / 110), 0.0, 0.7], atol=1e-12
-    )
-    np.testing.assert_allclose(rescore_frame(boxes, scores)[1], 0.145455, atol=1e-6)
-
-
-def test_suppressed_box_does_not_suppress_others() -> None:
-    # A suppresses B (IoU 0.667); B would suppress C (IoU 0.818) but B left the remaining list,
-    # and A-C is only 0.538, so C keeps its score.
-    boxes = np.array([[0, 0, 9, 9], [2, 0, 11, 9], [3, 0, 12, 9]], float)
-    scores = np.array([0.9, 0.8, 0.7])
-    iou_ac = iou_plus1(boxes[0], boxes[2:])[0]
-    assert iou_ac <= 0.6 < iou_plus1(boxes[1], boxes[2:])[0]
-    np.testing.assert_allclose(
-        rescore_frame(boxes, scores), [0.9, 0.8 * (1 - iou_plus1(boxes[0], boxes[1:2])[0]), 0.7]
-    )
-
-
-def _loop_rescore(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Plain transcription of protocol §9.1 step 2 with Python lists."""
-    remaining = sorted(range(len(scores)), key=lambda i: -scores[i])
-    weight = [1.0] * len(scores)
-    while remaining:
-        lead, kept = remaining.pop(0), []
-        for j in remaining:
-            overlap = iou_plus1(boxes[lead], boxes[j : j + 1])[0]
-            if overlap > threshold:
-                weight[j] = 1.0 - overlap
-            else:
-                kept.append(j)
-        remaining = kept
-    return scores * np.array(weight)
-
-
-def test_rescoring_matches_loop_transcription_on_clustered_boxes() -> None:
-    rng = np.random.default_rng(1)
-    centres = np.repeat(rng.uniform(0, 100, (15, 2)), 8, axis=0) + rng.normal(0, 2, (120, 2))
-    sizes = rng.uniform(8, 30, (120, 2))
-    boxes = np.hstack((centres - sizes / 2, centres + sizes / 2))
-    scores = rng.uniform(size=120)
-    for threshold in (0.3, 0.6):
-        expected = _loop_rescore(boxes, scores, threshold)
-        np.testing.assert_allclose(rescore_frame(boxes, scores, threshold), expected)
-    assert np.count_nonzero(rescore_frame(boxes, scores) < scores) > 10
-
-
-def test_rescore_detections_works_per_frame_and_keeps_row_order() -> None:
-    dets = _dets([
-        (2, 0, 0, 9, 9, 0.5),
-        (1, 0, 0, 9, 9, 0.9),
-        (2, 0, 0, 9, 9, 0.8),
-        (1, 100, 100, 109, 109, 0.4),
-    ])
-    out = rescore_detections(dets)
-    np.testing.assert_array_equal(out[:, :5], dets[:, :5])
-    np.testing.assert_allclose(out[:, 5], [0.0, 0.9, 0.8, 0.4])
 
 
 def test_ap_trapezoid_parity_example_differs_from_voc() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from iodvideo.data.annotations import load_annotations
+from iodvideo.detections import clips_to_frame_detections
 from iodvideo.evaluation import frame_ap_at
 from iodvideo.evaluation.breakdown import breakdown, per_video
 from iodvideo.evaluation.detections_io import (
@@ -16,8 +17,12 @@ from iodvideo.evaluation.detections_io import (
     load_detections,
     save_detections,
 )
-from iodvideo.evaluation.metrics import THRESHOLDS_50_95, mean_over_splits, paper_metrics
-from iodvideo.inference import clips_to_frame_detections
+from iodvideo.evaluation.metrics import (
+    METRIC_NAMES,
+    THRESHOLDS_50_95,
+    mean_over_splits,
+    paper_metrics,
+)
 
 from .helpers import tube
 
@@ -56,6 +61,12 @@ def test_five_metrics_are_the_subset_aps() -> None:
     assert m["AP@clear"] > m["AP@vague"]
     avg = mean_over_splits([m, {k: 0.0 for k in m}])
     assert avg["AP@0.5"] == pytest.approx(m["AP@0.5"] / 2)
+    assert list(m) == list(METRIC_NAMES)  # eval reports the paper's five, in its order
+    named = paper_metrics(dets, gt, names=("AP@0.5_clear", "AP@0.5_vague")).metrics
+    assert named == pytest.approx({"AP@0.5_clear": 100 * clear[0.5],
+                                   "AP@0.5_vague": 100 * vague[0.5]})
+    with pytest.raises(KeyError, match="unknown metric"):
+        paper_metrics(dets, gt, names=("AP@0.33",))
 
 
 def test_breakdown_groups_and_per_video() -> None:

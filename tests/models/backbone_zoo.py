@@ -6,12 +6,16 @@ while exercising every adapter at every stage.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
 from torch import nn
 
 import iodvideo.models.temporal  # noqa: F401  (registers every backbone)
+from iodvideo.models.detector import ClipDetector
+from iodvideo.models.heads import ClipHeads
+from iodvideo.models.neck import FusionNeck
 from iodvideo.models.registry import BACKBONES
 
 TINY_RESNET = {"layers": (1, 1, 1, 1), "channels": (32, 32, 64, 64)}
@@ -42,3 +46,13 @@ def frames_in(model: nn.Module, clip_len: int) -> int:
 
 def clip_for(model: nn.Module, clip_len: int, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, frames_in(model, clip_len), 3, SIZE, SIZE)
+
+
+def tiny_detector(backbone: nn.Module, clip_len: int = 4) -> ClipDetector:
+    """``backbone`` with a narrow neck and heads (widths 16/8)."""
+    return ClipDetector(
+        backbone,
+        functools.partial(FusionNeck, channels=16, out_channels=8),
+        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
+        clip_len=clip_len,
+    )

@@ -1,28 +1,18 @@
-"""Every registered backbone: the shared interface, gradients, real temporal behaviour, configs."""
+"""Every registered backbone: the shared interface, gradients, real temporal behaviour."""
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
-import hydra
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from iodvideo import hardware
 from iodvideo.errors import ConfigError
 from iodvideo.lightning_module import IODLitModule
 from iodvideo.models.detector import ClipDetector
-from iodvideo.models.heads import ClipHeads
 from iodvideo.models.memory_format import channels_last_format
-from iodvideo.models.neck import FusionNeck
 from iodvideo.models.registry import BACKBONES
-from iodvideo.models.temporal.base import TemporalBackbone
 
-from .backbone_zoo import NAMES, PAPER_NAMES, SIZE, build, clip_for, timm_args
-
-CONF = Path(__file__).resolve().parents[2] / "conf" / "backbone"
+from .backbone_zoo import NAMES, PAPER_NAMES, SIZE, build, clip_for, tiny_detector
 
 
 def test_every_paper_backbone_is_registered():
@@ -143,15 +133,6 @@ def test_legacy_layout_changes_the_computation(name):
         assert not torch.allclose(clean(clip)[-1], legacy(clip)[-1])
 
 
-def tiny_detector(backbone: torch.nn.Module) -> ClipDetector:
-    return ClipDetector(
-        backbone,
-        functools.partial(FusionNeck, channels=16, out_channels=8),
-        functools.partial(ClipHeads, head_conv=16, wh_head_conv=8),
-        clip_len=4,
-    )
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_backbone_feeds_the_unchanged_neck_and_heads(name):
     torch.manual_seed(0)
@@ -252,20 +233,3 @@ def test_bf16_autocast_trains_every_backbone_on_any_cpu(name):
     sum(v.float().square().mean() for v in out.values()).backward()
     weights = [p for p in detector.parameters() if p.dim() in (4, 5)]
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in weights)
-
-
-@pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
-def test_backbone_config_instantiates(path):
-    name = path.stem
-    model_name, model_kwargs = timm_args(name)
-    cfg = OmegaConf.create({"data": {"clip_len": 4}, "backbone": OmegaConf.load(path)})
-    cfg.backbone.model_name = model_name
-    cfg.backbone.model_kwargs = model_kwargs
-    model = hydra.utils.instantiate(cfg.backbone)
-    assert type(model) is BACKBONES[name]
-    if isinstance(model, TemporalBackbone):
-        assert model.clip_len == 4
-
-
-def test_every_registered_backbone_has_a_config():
-    assert {p.stem for p in CONF.glob("*.yaml")} >= set(BACKBONES)

@@ -74,8 +74,8 @@ def built_checkpoint(path: Path, backbone: str, *overrides: str) -> Path:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
+    from iodvideo.checkpointing import CONFIG_KEY
     from iodvideo.config import CONFIG_DIR
-    from iodvideo.lightning_module import CONFIG_KEY
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=["experiment=smoke", f"backbone={backbone}",

@@ -36,11 +36,17 @@ class FrameDifferenceDetector(nn.Module):
     nothing yet).
     """
 
+    context_frames = 0  # no extra frames around a clip
+
     def __init__(self, clip_len: int, threshold: float, gain: float = 60.0,
                  box_cells: float = 6.0, down_ratio: int = 4) -> None:
         super().__init__()
         self.clip_len, self.threshold, self.gain = clip_len, threshold, gain
         self.box_cells, self.down_ratio = box_cells, down_ratio
+
+    @property
+    def frames_per_clip(self) -> int:
+        return self.clip_len
 
     def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
         grey = video.mean(2)  # (B, K, S, S)

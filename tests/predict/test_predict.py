@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from iodvideo.data.clips import clip_frames
+from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, FrameReadError, IODVideoError
-from iodvideo.inference.merge import clips_to_frame_detections
 from iodvideo.inference.stream.offline import predict_video
 from iodvideo.inference.stream.runner import ClipRunner, clip_starts
 from iodvideo.inference.stream.sources import open_source

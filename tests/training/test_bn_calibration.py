@@ -1,11 +1,9 @@
-"""BatchNorm recalibration before validation, and validation scored on covered frames only."""
+"""BatchNorm recalibration before validation."""
 
-import numpy as np
 import torch
 from torch import nn
 
 from iodvideo.bn_calibration import recalibrate_batchnorm
-from iodvideo.lightning_module import covered_ground_truth
 
 
 def test_statistics_become_the_plain_mean_of_the_batch_statistics():
@@ -53,13 +51,3 @@ def test_no_batch_keeps_the_old_statistics():
     assert recalibrate_batchnorm(nn.Sequential(bn), [], bn) == 0
     assert bn.running_mean.tolist() == [3.0, 3.0] and bn.momentum == 0.1
 
-
-def test_partial_validation_is_scored_on_the_frames_its_clips_cover():
-    tube = np.array([[f, 0, 0, 10, 10] for f in range(1, 21)], dtype=np.float64)
-    videos = ["a", "b", "c"]
-    gt = {"a": tube, "b": tube[:12], "c": tube}
-    clips = {0: {1: None, 3: None}, 2: {15: None}}  # video b was never reached
-    covered = covered_ground_truth(clips, videos, gt, clip_len=4)
-    assert list(covered) == ["a", "c"]
-    assert covered["a"][:, 0].tolist() == [1, 2, 3, 4, 5, 6]
-    assert covered["c"][:, 0].tolist() == [15, 16, 17, 18]

@@ -1,6 +1,9 @@
-"""Config composition: the paper schedule, the ablation sweeps and the cluster launchers."""
+"""Config composition: the conf/ groups (model, callbacks, paths, hydra) composing to the same
+run config as before they were split out, the paper schedule, the ablation sweeps and the
+cluster launchers."""
 
 import importlib
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -8,15 +11,109 @@ from omegaconf import OmegaConf
 
 from iodvideo.config import CONFIG_DIR
 
+REPO = Path(__file__).resolve().parents[2]
+# the configs of the CLIs that write into a run directory of their own (synth keeps Hydra's)
+RUN_CONFIGS = ("train", "eval", "predict", "monitor", "export")
+
+
+def _compose_config(name: str, *overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(name, overrides=list(overrides), return_hydra_config=True)
+
 
 def _compose(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=True)
+    return _compose_config("train", *overrides)
+
+
+def _raw(node) -> dict:
+    """``node`` as plain data with interpolations unresolved (``${now:...}`` stays text)."""
+    return OmegaConf.to_container(node, resolve=False)
 
 
 def _importable(target: str) -> object:
     module, name = target.rsplit(".", 1)
     return getattr(importlib.import_module(module), name)
+
+
+def test_an_editable_checkout_reads_the_repository_conf():
+    assert Path(CONFIG_DIR) == REPO / "conf"  # edits in conf/ take effect without reinstalling
+
+
+@pytest.mark.parametrize("name", RUN_CONFIGS)
+def test_every_run_config_takes_its_run_and_sweep_dirs_from_the_hydra_group(name):
+    cfg = _compose_config(name)
+    assert cfg.task_name == name and cfg.hydra.job.chdir is False
+    assert _raw(cfg.hydra.run) == {"dir": "outputs/${task_name}/${now:%Y-%m-%d_%H-%M-%S}"}
+    assert _raw(cfg.hydra.sweep) == {"dir": "multirun/${task_name}/${now:%Y-%m-%d_%H-%M-%S}",
+                                     "subdir": "${hydra.job.num}"}
+    assert cfg.hydra.help.app_name == f"iodvideo.{name}"  # help stays per command
+    assert _raw(cfg.paths) == {"output_dir": "${hydra:runtime.output_dir}"}
+    if name != "train":
+        assert _raw(cfg)["output_dir"] == "${paths.output_dir}"
+
+
+@pytest.mark.parametrize("name", [*RUN_CONFIGS, "synth"])
+def test_root_configs_hold_no_run_sweep_or_job_block(name):
+    assert set(OmegaConf.load(REPO / "conf" / f"{name}.yaml").hydra) == {"help"}
+
+
+def test_train_model_callbacks_and_optimizer_compose_as_before_the_groups():
+    """The values the train.yaml blocks had: checkpoints carry the resolved ``model`` node and
+    are rebuilt from it, and overrides such as callbacks.val_images=null name these keys."""
+    cfg = _compose()
+    assert _raw(cfg.model) == {
+        "_target_": "iodvideo.models.detector.ClipDetector",
+        "backbone": "${backbone}",
+        "clip_len": "${data.clip_len}",
+        "motion_input": True,
+        "neck": {"_target_": "iodvideo.models.neck.FusionNeck", "_partial_": True,
+                 "channels": 64, "out_channels": 64},
+        "heads": {"_target_": "iodvideo.models.heads.ClipHeads", "_partial_": True,
+                  "head_conv": 64, "wh_head_conv": 64},
+    }
+    callbacks = _raw(cfg.callbacks)
+    assert {name: c["_target_"].rsplit(".", 1)[1] for name, c in callbacks.items()} == {
+        "checkpoint": "ModelCheckpoint", "last_checkpoint": "ModelCheckpoint",
+        "progress_bar": "RichProgressBar", "lr_monitor": "LearningRateMonitor",
+        "bn_calibration": "RecalibrateBatchNorm", "rng": "RNGStateCheckpoint",
+        "val_images": "ValidationImages",
+    }  # in this order: Lightning runs callbacks in the order they are given
+    assert callbacks["checkpoint"] == {
+        "_target_": "pytorch_lightning.callbacks.ModelCheckpoint",
+        "dirpath": "${paths.output_dir}/checkpoints", "filename": "epoch{epoch:03d}",
+        "auto_insert_metric_name": False, "monitor": "${optimized_metric}", "mode": "max",
+        "save_top_k": 1, "save_last": False,
+    }
+    assert callbacks["last_checkpoint"]["filename"] == "last"
+    assert callbacks["bn_calibration"]["num_batches"] == 8
+    assert callbacks["val_images"]["num_images"] == 4
+    assert _raw(cfg.optimizer) == {"_target_": "torch.optim.Adam", "_partial_": True,
+                                   "lr": 1.0e-3, "weight_decay": 0.0, "fused": True}
+    assert _raw(cfg.trainer)["default_root_dir"] == "${paths.output_dir}"
+    assert _raw(cfg.logger.csv)["save_dir"] == "${paths.output_dir}"
+    for target in (cfg.model._target_, *(c._target_ for c in cfg.callbacks.values())):
+        _importable(target)
+
+
+def test_callbacks_are_switched_off_and_tuned_by_their_keys():
+    cfg = _compose("callbacks.val_images=null", "callbacks.bn_calibration.num_batches=0")
+    assert cfg.callbacks.val_images is None and cfg.callbacks.bn_calibration.num_batches == 0
+
+
+@pytest.mark.parametrize(
+    ("experiment", "motion_input", "neck", "heads"),
+    [
+        ("smoke", True, (32, 16), (32, 16)),
+        ("paper", False, (256, 64), (256, 256)),
+        ("paper_concat", False, (256, 64), (256, 64)),
+        ("cpu_long", True, (64, 64), (64, 64)),
+    ],
+)
+def test_experiments_still_override_the_model_group(experiment, motion_input, neck, heads):
+    model = _compose(f"experiment={experiment}").model
+    assert model.motion_input is motion_input
+    assert (model.neck.channels, model.neck.out_channels) == neck
+    assert (model.heads.head_conv, model.heads.wh_head_conv) == heads
 
 
 def test_paper_experiment_is_the_reference_schedule():
@@ -91,6 +188,12 @@ def test_local_joblib_launcher_composes():
     launcher = _compose("hydra/launcher=local").hydra.launcher
     assert launcher._target_.endswith("joblib_launcher.JoblibLauncher") and launcher.n_jobs == 2
     _importable(launcher._target_)
+
+
+def test_plugin_launcher_composes_next_to_the_hydra_group():
+    cfg = _compose("hydra/launcher=joblib")  # the plugin's own config, not conf/hydra/launcher
+    assert cfg.hydra.launcher._target_.endswith("joblib_launcher.JoblibLauncher")
+    assert _raw(cfg.hydra.sweep)["dir"] == "multirun/${task_name}/${now:%Y-%m-%d_%H-%M-%S}"
 
 
 def test_cpu_uncapped_runs_every_epoch_by_steps():

@@ -12,10 +12,9 @@ from hydra.utils import instantiate
 
 from iodvideo.bn_calibration import recalibrate_batchnorm
 from iodvideo.config import CONFIG_DIR
+from iodvideo.detections import DecodeSettings, clips_to_frame_detections, decode_batch
 from iodvideo.evaluation import frame_ap_at
-from iodvideo.inference.decode import boxes_to_image, decode_clips
-from iodvideo.inference.merge import clips_to_frame_detections
-from iodvideo.lightning_module import covered_ground_truth
+from iodvideo.evaluation.torchmetric import covered_ground_truth
 
 
 def fixed_batch_ap(cfg, steps: int) -> tuple[float, float, float]:
@@ -37,13 +36,10 @@ def fixed_batch_ap(cfg, steps: int) -> tuple[float, float, float]:
     recalibrate_batchnorm(detector, [batch["video"]], detector)
     with torch.no_grad():
         out = detector.eval()(batch["video"])
-    dets = decode_clips(out, "mov", top_n=100)
-    grid, clip_len = tuple(out["hm"].shape[-2:]), cfg.data.clip_len
-    videos = data.train_videos()
+    clip_len, videos = cfg.data.clip_len, data.train_videos()
     clips: dict[int, dict[int, object]] = {}
-    for det, vi, start, hw in zip(dets, batch["video_idx"].tolist(), batch["start"].tolist(),
-                                  batch["image_hw"].tolist(), strict=True):
-        clips.setdefault(vi, {})[start] = boxes_to_image(det, grid, tuple(hw)).numpy()
+    for vi, start, tubelets in decode_batch(out, batch, DecodeSettings("mov", 100)).clips():
+        clips.setdefault(vi, {})[start] = tubelets
     gt = covered_ground_truth(clips, videos, {v: data.annotations.tube(v) for v in videos},
                               clip_len)
     # each clip is its own "video" here, so overlapping clips of one video are not merged

@@ -14,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
 QUIET = ("callbacks.progress_bar=null",)
 
 

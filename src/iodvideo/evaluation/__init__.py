@@ -1,26 +1,21 @@
-"""Frame-level AP with the IOD-Video protocol (protocol §9): rescoring, matching, the
-paper's five metrics, breakdowns and reports."""
+"""Frame-level AP with the IOD-Video protocol (protocol §9): matching, AP, the paper's five
+metrics, breakdowns, reports and detections on disk. Rescoring, IoU and merging live in
+:mod:`iodvideo.detections`."""
 
-from iodvideo.evaluation.frame_ap import (
-    ScoredDetections,
-    average_precision,
-    frame_ap,
-    frame_ap_at,
-    iou_plus1,
-    rescore_detections,
-    rescore_frame,
-    score_detections,
-)
+from iodvideo.evaluation.ap import average_precision
+from iodvideo.evaluation.frame_ap import frame_ap, frame_ap_at, score_detections
 from iodvideo.evaluation.metrics import (
     METRIC_NAMES,
+    METRICS,
     THRESHOLDS_50_95,
     SplitMetrics,
     mean_over_splits,
     paper_metrics,
 )
-from iodvideo.evaluation.rescore import rescore_frames
+from iodvideo.evaluation.scored import ScoredDetections
 
 __all__ = [
+    "METRICS",
     "METRIC_NAMES",
     "THRESHOLDS_50_95",
     "ScoredDetections",
@@ -28,11 +23,7 @@ __all__ = [
     "average_precision",
     "frame_ap",
     "frame_ap_at",
-    "iou_plus1",
     "mean_over_splits",
     "paper_metrics",
-    "rescore_detections",
-    "rescore_frame",
-    "rescore_frames",
     "score_detections",
 ]

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import ScoredDetections
 from iodvideo.evaluation.metrics import THRESHOLDS_50_95
+from iodvideo.evaluation.scored import ScoredDetections
 
 SIZE_GROUPS = ("small", "medium", "large")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import IODVideoError
-from iodvideo.inference.merge import clips_to_frame_detections
 from iodvideo.safe_pickle import restricted_loads
 
 

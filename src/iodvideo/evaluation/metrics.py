@@ -7,21 +7,47 @@
 The reference swaps subset pickles on disk for the last two; here the test list is filtered by
 the ``_clear`` / ``_vague`` name suffix in memory (the same lists, tested against the subset
 pickles), and all five come from one rescoring-and-matching pass. Values are in percent.
+
+Every metric is one entry of :data:`METRICS` (name → function of the per-subset APs); training
+logs the five plus AP@0.5 on clear / vague videos (``AP@0.5_clear``, ``AP@0.5_vague``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import ScoredDetections, score_detections
+from iodvideo.evaluation.frame_ap import score_detections
+from iodvideo.evaluation.scored import ScoredDetections
 
 THRESHOLDS_50_95 = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
-# Column order of the paper's table (readme/Evaluation.md).
-METRIC_NAMES = ("AP@0.5", "AP@0.75", "AP@clear", "AP@vague", "AP@0.5:0.95")
 VISIBILITIES = ("clear", "vague")
+# subset (all / clear / vague) → IoU threshold → AP (fraction; NaN for a subset without GT)
+SubsetAP = dict[str, dict[float, float]]
+
+
+def _ap_at(subset: str, threshold: float) -> Callable[[SubsetAP], float]:
+    return lambda ap: 100.0 * ap[subset][threshold]
+
+
+def _ap_50_95(subset: str) -> Callable[[SubsetAP], float]:
+    return lambda ap: 100.0 * float(np.mean(list(ap[subset].values())))
+
+
+# Every named metric (percent) from the per-subset APs: adding a metric is one entry here.
+METRICS: dict[str, Callable[[SubsetAP], float]] = {
+    "AP@0.5": _ap_at("all", 0.5),
+    "AP@0.75": _ap_at("all", 0.75),
+    "AP@clear": _ap_50_95("clear"),
+    "AP@vague": _ap_50_95("vague"),
+    "AP@0.5:0.95": _ap_50_95("all"),
+    "AP@0.5_clear": _ap_at("clear", 0.5),
+    "AP@0.5_vague": _ap_at("vague", 0.5),
+}
+# Column order of the paper's table (readme/Evaluation.md): what eval reports and averages.
+METRIC_NAMES = ("AP@0.5", "AP@0.75", "AP@clear", "AP@vague", "AP@0.5:0.95")
 
 
 def default_workers() -> int:
@@ -56,38 +82,38 @@ def paper_metrics(
     gt_tubes: Mapping[str, np.ndarray],
     rescore: bool = True,
     workers: int | None = None,
+    names: Sequence[str] = METRIC_NAMES,
 ) -> SplitMetrics:
-    """The five metrics on the videos of ``gt_tubes`` (a split's test set, in its order);
-    ``workers``: processes for the rescoring and matching (see ``score_detections``)."""
+    """The metrics ``names`` (default: the paper's five) on the videos of ``gt_tubes`` (a
+    split's test set, in its order); ``workers``: processes for the rescoring and matching
+    (see ``score_detections``)."""
     scored = score_detections(detections, gt_tubes, THRESHOLDS_50_95, rescore, workers=workers)
-    return metrics_from_scored(scored)
+    return metrics_from_scored(scored, names)
 
 
-def metrics_from_scored(scored: ScoredDetections) -> SplitMetrics:
+def subset_ap(scored: ScoredDetections) -> SubsetAP:
+    """AP at every threshold of 0.5:0.95 on all pooled videos and on the clear / vague ones
+    (chosen by name suffix), from one rescoring-and-matching pass."""
     vis_label = np.array(
         [VISIBILITIES.index(v) if (v := visibility_of(name)) else -1 for name in scored.videos],
         dtype=np.int64,
     )
     row_labels = vis_label[scored.video] if len(scored.video) else np.empty(0, np.int64)
     gt_labels = np.repeat(vis_label, [len(f) for f in scored.gt_frames])
-    ap: dict[str, dict[float, float]] = {"all": {}, "clear": {}, "vague": {}}
-    for th in THRESHOLDS_50_95:
-        ap["all"][th] = scored.ap(th)
     by_vis = scored.ap_by_label(row_labels, [0, 1], THRESHOLDS_50_95, gt_labels)
-    ap["clear"], ap["vague"] = by_vis[0], by_vis[1]
+    return {"all": {th: scored.ap(th) for th in THRESHOLDS_50_95},
+            "clear": by_vis[0], "vague": by_vis[1]}
 
-    def mean(subset: str) -> float:
-        values = list(ap[subset].values())
-        return float(np.mean(values)) * 100 if values else float("nan")
 
-    metrics = {
-        "AP@0.5": ap["all"][0.5] * 100,
-        "AP@0.75": ap["all"][0.75] * 100,
-        "AP@clear": mean("clear"),
-        "AP@vague": mean("vague"),
-        "AP@0.5:0.95": mean("all"),
-    }
-    return SplitMetrics(metrics, ap, scored)
+def metrics_from_scored(
+    scored: ScoredDetections, names: Sequence[str] = METRIC_NAMES
+) -> SplitMetrics:
+    """The named :data:`METRICS` of scored detections (scored at all of 0.5:0.95)."""
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise KeyError(f"unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    ap = subset_ap(scored)
+    return SplitMetrics({name: METRICS[name](ap) for name in names}, ap, scored)
 
 
 def mean_over_splits(per_split: Sequence[Mapping[str, float]]) -> dict[str, float]:

@@ -5,7 +5,7 @@ rescoring, as the original code), and kept for two jobs: the property tests chec
 vectorised path of :mod:`iodvideo.evaluation.frame_ap` gives exactly the same numbers, and
 ``scripts/bench_eval.py`` measures the speed-up against it. Ties in the global score sort are
 broken by pooled row order, the deterministic choice documented in
-:meth:`iodvideo.evaluation.frame_ap.ScoredDetections.order`.
+:meth:`iodvideo.evaluation.scored.ScoredDetections.order`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import average_precision, iou_plus1, rescore_frame
+from iodvideo.detections.iou import iou_plus1
+from iodvideo.detections.rescore import rescore_frame
+from iodvideo.evaluation.ap import average_precision
 
 
 def pooled_rows_reference(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import ScoredDetections
 from iodvideo.evaluation.metrics import METRIC_NAMES, THRESHOLDS_50_95
+from iodvideo.evaluation.scored import ScoredDetections
 
 
 def metrics_table(

@@ -1,15 +1,20 @@
-"""Frame AP as a torchmetrics ``Metric``, for Lightning validation loops.
+"""Frame AP as a torchmetrics ``Metric``: the validation and test metric of training.
 
-``update`` takes one batch of decoded clips (tubelets in image pixels, as returned by
-:func:`iodvideo.inference.decode.boxes_to_image`) with their video index and 1-based start
-frame; the states are concatenated across batches and, under DDP, across processes
-(``dist_reduce_fx="cat"``), so each rank may see any subset of the clips. ``compute`` merges
-the clips of each video per frame and scores them with exactly the protocol of
-:func:`iodvideo.evaluation.frame_ap.frame_ap_at` (percent).
+``update`` takes one batch of decoded clips (tubelets in image pixels, as
+:func:`iodvideo.detections.batch.decode_batch` returns them) with their video index and 1-based
+start frame; the states are concatenated across batches and, under DDP, across processes
+(``dist_reduce_fx="cat"``), so each rank may see any subset of the clips and every rank
+computes the same numbers. ``compute`` merges the clips of each video per frame and scores
+them with exactly the protocol of :func:`iodvideo.evaluation.frame_ap.frame_ap_at`.
+
+The ground truth is cut to the frames the seen clips cover (:func:`covered_ground_truth`):
+a partial pass (``trainer.limit_val_batches``, a sanity check) is not charged with misses on
+frames it never saw; a full pass covers every frame, so it scores exactly like ``eval``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,9 +22,29 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.evaluation.frame_ap import score_detections
-from iodvideo.evaluation.metrics import THRESHOLDS_50_95, metrics_from_scored
-from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.evaluation.metrics import METRIC_NAMES, METRICS, THRESHOLDS_50_95, metrics_from_scored
+
+ClipDetections = dict[int, dict[int, np.ndarray]]  # video_idx → {start: (N, 4K+1) tubelets}
+
+
+def covered_ground_truth(
+    clip_detections: Mapping[int, Mapping[int, np.ndarray]],
+    videos: Sequence[str],
+    ground_truth: Mapping[str, np.ndarray],
+    clip_len: int,
+) -> dict[str, np.ndarray]:
+    """The GT tubes of the videos that have decoded clips, cut to the frames those clips cover
+    (``video_idx`` → {start: tubelets}); GT rows are ``frame, x1, y1, x2, y2``."""
+    covered: dict[str, np.ndarray] = {}
+    for vi, clips in clip_detections.items():
+        tube = np.asarray(ground_truth[videos[vi]])
+        seen = np.zeros(len(tube), dtype=bool)
+        for start in clips:
+            seen |= (tube[:, 0] >= start) & (tube[:, 0] < start + clip_len)
+        covered[videos[vi]] = tube[seen]
+    return {video: covered[video] for video in videos if video in covered}
 
 
 class FrameAP(Metric):
@@ -27,8 +52,10 @@ class FrameAP(Metric):
 
     ``videos`` lists the evaluated videos in order (``video_idx`` indexes it) and
     ``gt_tubes`` their ground truth. ``compute`` returns ``{"frameAP@<th>": value}`` for
-    each of ``iou_thresholds``; with ``paper_metrics=True`` it returns the five paper metrics
-    instead (AP@0.5, AP@0.75, AP@clear, AP@vague, AP@0.5:0.95).
+    each of ``iou_thresholds``; with ``paper_metrics=True`` every metric of
+    :data:`iodvideo.evaluation.metrics.METRICS` instead (the paper's five always, the others
+    only where defined, e.g. ``AP@0.5_vague`` only with vague videos). ``num_clips`` (distinct
+    clips scored) comes with either; nothing at all when no clip was seen.
     """
 
     full_state_update = False
@@ -59,33 +86,42 @@ class FrameAP(Metric):
             raise ValueError(
                 f"tubelets must be (B, N, {4 * self.clip_len + 1}), got {tuple(tubelets.shape)}"
             )
-        self.tubelets.append(tubelets.detach().to(torch.float64))
-        self.video_idx.append(video_idx.detach().reshape(-1).long())
-        self.start.append(start.detach().reshape(-1).long())
+        self.tubelets.append(tubelets.detach().to(self.device))
+        self.video_idx.append(video_idx.detach().reshape(-1).long().to(self.device))
+        self.start.append(start.detach().reshape(-1).long().to(self.device))
 
-    def frame_detections(self) -> dict[str, np.ndarray]:
-        """Accumulated clips merged per video into ``(M, 6)`` frame detections."""
+    def clip_detections(self) -> ClipDetections:
+        """Accumulated clips per video index; a clip seen twice (DDP padding) counts once."""
         # a list before any sync; after a DDP sync each state is one concatenated tensor
         if isinstance(self.tubelets, list) and not self.tubelets:
             return {}
-        tubelets = dim_zero_cat(self.tubelets).cpu().numpy()
+        tubelets = dim_zero_cat(self.tubelets).cpu().double().numpy()
         video_idx = dim_zero_cat(self.video_idx).cpu().numpy()
         start = dim_zero_cat(self.start).cpu().numpy()
-        clips: dict[int, dict[int, np.ndarray]] = {}
+        clips: ClipDetections = {}
         for det, vi, s in zip(tubelets, video_idx, start, strict=True):
-            clips.setdefault(int(vi), {})[int(s)] = det  # a clip seen twice (DDP padding): once
-        return {
-            self.videos[vi]: clips_to_frame_detections(c, self.clip_len) for vi, c in clips.items()
-        }
+            clips.setdefault(int(vi), {})[int(s)] = det
+        return clips
+
+    def frame_detections(self, clips: ClipDetections | None = None) -> dict[str, np.ndarray]:
+        """Clips (default: the accumulated ones) merged per video into ``(M, 6)`` frame
+        detections."""
+        clips = self.clip_detections() if clips is None else clips
+        return {self.videos[vi]: clips_to_frame_detections(c, self.clip_len)
+                for vi, c in clips.items()}
 
     def compute(self) -> dict[str, torch.Tensor]:
-        detections = self.frame_detections()
+        clips = self.clip_detections()
+        if not clips:
+            return {}
+        detections = self.frame_detections(clips)
+        gt = covered_ground_truth(clips, self.videos, self.gt_tubes, self.clip_len)
         if self.paper_metrics:
-            scored = score_detections(detections, self.gt_tubes, THRESHOLDS_50_95)
-            values = metrics_from_scored(scored).metrics
-            return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
-        scored = score_detections(detections, self.gt_tubes, self.iou_thresholds)
-        return {
-            f"frameAP@{t:g}": torch.tensor(100.0 * scored.ap(t), dtype=torch.float64)
-            for t in scored.thresholds
-        }
+            scored = score_detections(detections, gt, THRESHOLDS_50_95)
+            metrics = metrics_from_scored(scored, tuple(METRICS)).metrics
+            values = {k: v for k, v in metrics.items() if k in METRIC_NAMES or math.isfinite(v)}
+        else:
+            scored = score_detections(detections, gt, self.iou_thresholds)
+            values = {f"frameAP@{t:g}": 100.0 * scored.ap(t) for t in scored.thresholds}
+        values["num_clips"] = float(sum(len(c) for c in clips.values()))
+        return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}

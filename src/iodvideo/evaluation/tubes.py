@@ -1,6 +1,6 @@
 """Video-level tube AP — an extra metric, clearly not one the paper reports.
 
-Tubes come from :func:`iodvideo.inference.linking.build_tubes` (the reference's
+Tubes come from :func:`iodvideo.detections.linking.build_tubes` (the reference's
 ``BuildTubes``, §9.3). A detected tube matches a GT tube of the same video when their
 spatio-temporal IoU reaches the threshold: temporal IoU of the frame ranges times the mean
 per-frame IoU (+1 pixel convention) over the frames they share. Tubes are taken by score
@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import _iou_elementwise, average_precision
-from iodvideo.inference.linking import Tube
+from iodvideo.detections.iou import iou_elementwise
+from iodvideo.detections.linking import Tube
+from iodvideo.evaluation.ap import average_precision
 
 
 def spatio_temporal_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -28,7 +29,7 @@ def spatio_temporal_iou(a: np.ndarray, b: np.ndarray) -> float:
     temporal = (end - begin + 1) / (max(a_end, b_end) - min(a_begin, b_begin) + 1)
     ra = a[(a[:, 0] >= begin) & (a[:, 0] <= end), 1:5]
     rb = b[(b[:, 0] >= begin) & (b[:, 0] <= end), 1:5]
-    return float(temporal * np.mean(_iou_elementwise(ra, rb)))
+    return float(temporal * np.mean(iou_elementwise(ra, rb)))
 
 
 def video_ap(

@@ -80,7 +80,17 @@ class FusionNeck(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+    def upsample(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """L2Norm + deconvolutions: the four stage maps → four maps at stride 4.
+
+        Separate from :meth:`fuse_levels` because legacy TAM/TDN run this part on the stage
+        maps before the backbone's output reshape (see ``ClipDetector.frame_features``)."""
         s2, s3, s4, s5 = features
-        levels = [self.level2(s2), self.level3(s3), self.level4(s4), self.level5(s5)]
-        return self.fuse(torch.cat(levels, dim=1))
+        return [self.level2(s2), self.level3(s3), self.level4(s4), self.level5(s5)]
+
+    def fuse_levels(self, levels: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Concatenate the stride-4 levels and fuse them (the two conv-BN-ReLU)."""
+        return self.fuse(torch.cat(list(levels), dim=1))
+
+    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.fuse_levels(self.upsample(features))

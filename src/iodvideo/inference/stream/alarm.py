@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from iodvideo.detections.iou import iou_plus1
 from iodvideo.errors import ConfigError
-from iodvideo.evaluation.frame_ap import iou_plus1
 
 
 @dataclass

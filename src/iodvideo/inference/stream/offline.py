@@ -1,7 +1,7 @@
 """Offline prediction of one video: clips → tubelets → per-frame detections and linked tubes.
 
 :class:`FrameMerger` merges clips per frame with the evaluator's own function
-(:func:`iodvideo.inference.merge.clips_to_frame_detections`, protocol §9.1), frame by frame as
+(:func:`iodvideo.detections.merge.clips_to_frame_detections`, protocol §9.1), frame by frame as
 soon as no later clip can cover a frame, so memory stays bounded on long videos. The
 reference's per-frame rescoring (§9.1 step 2) orders each frame's boxes; the top ones are
 what a user sees. Tubes are linked from the per-clip top-10 after tubelet NMS (§9.3), which
@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import iou_plus1, rescore_detections
-from iodvideo.inference.linking import Tube, build_tubes, tubelet_nms
-from iodvideo.inference.merge import clips_to_frame_detections
+from iodvideo.detections.iou import iou_plus1
+from iodvideo.detections.linking import Tube, build_tubes, tubelet_nms
+from iodvideo.detections.merge import clips_to_frame_detections
+from iodvideo.detections.rescore import rescore_detections
 from iodvideo.inference.stream.runner import ClipRunner, clip_starts, iter_clip_batches
 from iodvideo.inference.stream.sources import FrameSource
 

@@ -16,8 +16,8 @@ and any stream gives the per-frame features of the offline backbone run on the w
 as one clip. Inside a longer stream a frame at a clip's edge sees its real neighbour where an
 isolated K-frame clip sees zero padding, so windows differ from independent clips there (the
 price of sharing features across windows). ``legacy_layout`` mixes frames of a clip at the
-input (protocol §5.4) and has no per-frame form, so it is refused, as are backbones other than
-TSM.
+input (protocol §5.4) and has no per-frame form, so it is refused, as are backbones whose
+registry facts do not say ``online_streamable`` (only TSM's).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ import torch
 from torch import nn
 
 from iodvideo.errors import ConfigError
+from iodvideo.models.registry import backbone_facts
+from iodvideo.models.temporal.base import PreOpConv2d
+from iodvideo.models.temporal.shift import TemporalShift
 
 Item = tuple[int, torch.Tensor]
 
@@ -158,11 +161,8 @@ class OnlineTSM:
     ``(start, {hm, wh, mov, sta})`` with 1-based start frames (batch of one)."""
 
     def __init__(self, detector: nn.Module) -> None:
-        from iodvideo.models.temporal.base import PreOpConv2d
-        from iodvideo.models.temporal.shift import TemporalShift, TSMBackbone
-
         backbone = detector.backbone
-        if not isinstance(backbone, TSMBackbone):
+        if not backbone_facts(backbone).online_streamable:
             raise ConfigError(
                 f"online mode needs a TSM checkpoint (backbone=tsm), this one is "
                 f"{type(backbone).__name__}; use mode=clip"

@@ -18,34 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from iodvideo.checkpointing import checkpoint_decode, config_value, load_detector
 from iodvideo.data.clips import clip_frames
 from iodvideo.data.transforms import ResizeNormalize
+from iodvideo.detections.batch import DecodeSettings, decode_batch
 from iodvideo.errors import ConfigError
-from iodvideo.inference.decode import boxes_to_image, decode_clips
 from iodvideo.inference.device import resolve_device
+from iodvideo.models.registry import backbone_facts
 
 log = logging.getLogger(__name__)
-
-
-def _select(config: dict, dotted: str, default: Any = None) -> Any:
-    node: Any = config
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
-
-
-def backbone_name(config: dict) -> str:
-    """Short backbone name of a training config (``tsm``, ``resnet``, ...)."""
-    from iodvideo.models.registry import BACKBONES
-
-    target = str(_select(config, "model.backbone._target_", "?"))
-    cls_name = target.rsplit(".", 1)[-1]
-    for name, cls in BACKBONES.items():
-        if cls.__name__ == cls_name:
-            return name
-    return cls_name
 
 
 @dataclass
@@ -59,7 +40,6 @@ class ClipRunner:
     top_n: int = 100
     offset_scale: float = 18.0
     device: torch.device = torch.device("cpu")
-    backbone: str = "?"
     config: dict | None = None
 
     def __post_init__(self) -> None:
@@ -71,25 +51,31 @@ class ClipRunner:
         cls, path: str | Path, device: str = "auto", mode: str | None = None,
         top_n: int = 100, offset_scale: float | None = None,
     ) -> ClipRunner:
-        """Rebuild the detector from a training checkpoint (its config travels inside it)."""
-        from iodvideo.eval import load_detector
-
+        """Rebuild the detector from a training checkpoint (its config travels inside it);
+        ``mode`` / ``offset_scale`` left None follow the checkpoint."""
         detector, config = load_detector(path)
-        sta = bool(_select(config, "evaluation.sta", _select(config, "loss.sta", False)))
-        scale = offset_scale if offset_scale is not None else float(
-            _select(config, "evaluation.offset_scale", _select(config, "loss.offset_scale", 18.0))
+        settings = checkpoint_decode(
+            {"mode": mode, "top_n": top_n, "offset_scale": offset_scale}, config
         )
         return cls(
             detector,
-            input_size=int(_select(config, "data.input_size", 288)),
-            down_ratio=int(_select(config, "data.down_ratio", 4)),
-            mode=mode or ("sta" if sta else "mov"),
-            top_n=top_n,
-            offset_scale=scale,
+            input_size=int(config_value(config, "data.input_size", 288)),
+            down_ratio=int(config_value(config, "data.down_ratio", 4)),
+            mode=settings.mode,
+            top_n=settings.top_n,
+            offset_scale=settings.offset_scale,
             device=resolve_device(device),
-            backbone=backbone_name(config),
             config=config,
         )
+
+    @property
+    def decode_settings(self) -> DecodeSettings:
+        return DecodeSettings(self.mode, self.top_n, self.offset_scale)
+
+    @property
+    def backbone(self) -> str:
+        """Registry name of the detector's backbone (``tsm``, ``resnet``, ...)."""
+        return backbone_facts(getattr(self.detector, "backbone", self.detector)).name
 
     @property
     def clip_len(self) -> int:
@@ -97,12 +83,12 @@ class ClipRunner:
 
     @property
     def context(self) -> int:
-        """Extra frames each side a clip needs (TDN: 2)."""
-        return int(getattr(getattr(self.detector, "backbone", None), "context_frames", 0))
+        """Extra frames each side a clip needs (TDN: 2), as the model says."""
+        return int(self.detector.context_frames)
 
     @property
     def frames_per_clip(self) -> int:
-        return self.clip_len + 2 * self.context
+        return int(self.detector.frames_per_clip)
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 BGR ``(T, H, W, 3)`` → float ``(T, 3, S, S)`` as in training."""
@@ -113,10 +99,11 @@ class ClipRunner:
         return self.detector(clips.to(self.device))
 
     def decode(self, out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> np.ndarray:
-        """Head outputs → ``(B, N, 4K+1)`` float64 tubelets in image pixels."""
-        dets = decode_clips(out, self.mode, self.top_n, self.offset_scale).float().cpu()
-        grid_hw = tuple(out["hm"].shape[-2:])
-        return boxes_to_image(dets, grid_hw, image_hw).double().numpy()
+        """Head outputs of clips of one video → ``(B, N, 4K+1)`` float64 tubelets in image
+        pixels (:func:`iodvideo.detections.batch.decode_batch`, like every other path)."""
+        size = int(out["hm"].shape[0])
+        decoded = decode_batch(out, {"image_hw": [tuple(image_hw)] * size}, self.decode_settings)
+        return decoded.tubelets.double().numpy()
 
     def __call__(self, clips: torch.Tensor, image_hw: tuple[int, int]) -> np.ndarray:
         """``clips (B, K(+2·context), 3, S, S)`` preprocessed → tubelets in image pixels."""

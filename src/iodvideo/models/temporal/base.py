@@ -76,13 +76,24 @@ class TemporalBackbone(nn.Module):
 
     ``legacy_layout`` reproduces the reference's reshape scramble (protocol §5.4): on the input
     (TDN: before layer2 instead; I3D/S3D: nowhere, as in the reference) and on the outputs for
-    the backbones whose reference code does it (``scramble_outputs``). ``clip_len`` (K) is
-    fixed at construction like the reference's ``n_segment``, because some adapters (TIN's
+    the backbones whose reference code does it (``scramble_outputs``), and makes the detector
+    order the neck as the reference does (the ``legacy_*`` class facts below). ``clip_len`` (K)
+    is fixed at construction like the reference's ``n_segment``, because some adapters (TIN's
     offset net) have T-sized weights.
+
+    A forward is two steps so that the detector can put the neck's L2Norm/upsampling between
+    them (legacy TAM/TDN): :meth:`stage_maps` (the network) and :meth:`frame_maps` (the output
+    reshape to K per-frame maps, with the scramble under ``legacy_layout``).
     """
 
     scramble_outputs = False
-    context_frames = 0
+    # facts read through iodvideo.models.registry.backbone_facts (never by name elsewhere)
+    context_frames = 0  # extra frames per clip side
+    temporal = True  # frames meet inside the backbone
+    online_streamable = False  # iodvideo.inference.stream.online can run it frame by frame
+    export_unsupported: dict[str, str] = {}  # export format → why not
+    legacy_neck_before_reshape = False  # legacy: neck L2Norm/upsampling before frame_maps
+    legacy_per_frame_neck = False  # legacy, training: the neck runs once per frame
     # checkpoint tensors the reference fails to load for this arch (protocol §5.6), as a regex
     # over our keys; ``legacy_pretrained`` leaves them at random init for parity runs
     legacy_unloaded: str | None = None
@@ -166,11 +177,27 @@ class TemporalBackbone(nn.Module):
             features = legacy_frames_from_features(features, stage_time)
         return frames_to_clip_len(features, stage_time, self.clip_len)
 
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+    @property
+    def legacy_neck(self) -> bool:
+        """Whether the detector orders the neck as the reference does for this instance (which
+        parts: the ``legacy_*`` class facts); the switch is ``legacy_layout``."""
+        return self.legacy_layout
+
+    def stage_maps(self, video: torch.Tensor) -> tuple[list[torch.Tensor], list[int]]:
+        """The four stage maps as the network leaves them, ``(B*T_s, C, h, w)``, and each
+        one's frames per clip T_s — before the output reshape (:meth:`frame_maps`)."""
         self.check_clip(video)
         x = self.stem(self.to_frames(video))
-        outputs = []
+        maps = []
         for index in range(1, 5):
             x = self.stage(index)(x)
-            outputs.append(self.to_outputs(x, self.clip_len))
-        return outputs
+            maps.append(x)
+        return maps, [self.clip_len] * 4
+
+    def frame_maps(self, maps: list[torch.Tensor], times: list[int]) -> list[torch.Tensor]:
+        """The output reshape of every level: ``(B*T_s, C, h, w)`` maps (stage maps, or the
+        neck's upsampled versions of them) → K per-frame maps each."""
+        return [self.to_outputs(m, time) for m, time in zip(maps, times, strict=True)]
+
+    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+        return self.frame_maps(*self.stage_maps(video))

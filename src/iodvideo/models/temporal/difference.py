@@ -85,15 +85,21 @@ class MotionSE(nn.Module):
 class TDNBackbone(TemporalBackbone):
     """TDN ResNet: ``(B, K+4, 3, H, W)`` → K per-frame stage maps (see the module docstring).
 
-    Under ``legacy_layout`` the fused layer1 maps are scrambled before layer2 and layers 2–4's
-    outputs are output-scrambled (§5.4); the level-1 output stays in frame order, as in the
-    reference. Loading a checkpoint fills ``diff_layer1`` from ``layer1`` and the difference
-    stem from the RGB stem's mean over colours (the reference meant to, then re-initialised
-    everything — §5.5.8's bug, not reproduced). Deviation: timm's stem conv has no bias
-    (fbresnet's has).
+    Under ``legacy_layout`` the fused layer1 maps are scrambled before layer2 and every level
+    is output-reshaped (§5.4): level 1's stage map is that scrambled stack, so its output is
+    back in frame order — but, as in the reference, the detector runs the neck's
+    L2Norm/upsampling on the stage maps before the output reshape
+    (``legacy_neck_before_reshape``: level 1's L2Norm sees the scrambled channel grouping) and,
+    in training, the neck's fusion once per frame (``legacy_per_frame_neck``).
+
+    Loading a checkpoint fills ``diff_layer1`` from ``layer1`` and the difference stem from the
+    RGB stem's mean over colours (the reference meant to, then re-initialised everything —
+    §5.5.8's bug, not reproduced). Deviation: timm's stem conv has no bias (fbresnet's has).
     """
 
     scramble_outputs = True
+    legacy_neck_before_reshape = True
+    legacy_per_frame_neck = True
     context_frames = (WINDOW - 1) // 2
 
     def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
@@ -153,7 +159,7 @@ class TDNBackbone(TemporalBackbone):
         diffs = diffs.permute(0, 1, 5, 2, 3, 4).reshape(batch * clip_len, -1, *frames.shape[-2:])
         return diff_convs(diffs)
 
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+    def stage_maps(self, video: torch.Tensor) -> tuple[list[torch.Tensor], list[int]]:
         self.check_clip(video)
         batch, clip_len = video.shape[0], self.clip_len
         centre = video[:, self.context_frames : self.context_frames + clip_len]
@@ -163,10 +169,10 @@ class TDNBackbone(TemporalBackbone):
         x = self.body.layer1(x)
         motion = self.diff_layer1(motion)
         x = 0.5 * x + 0.5 * upsample_to(motion, x.shape[-2:])
-        outputs = [x]
-        if self.legacy_layout:
+        if self.legacy_layout:  # the reference's stacked layer1 output, reshaped (§5.4)
             x = frames_from_clip(split_time(x, clip_len), legacy=True)
+        maps = [x]
         for stage in range(2, 5):
             x = self.stage(stage)(x)
-            outputs.append(self.to_outputs(x, clip_len))
-        return outputs
+            maps.append(x)
+        return maps, [clip_len] * 4

@@ -43,12 +43,15 @@ class TAMBackbone(TemporalBackbone):
     ``temporal_pool``: max-pool over time (k3 s2 p1) after layers 1–3, so T = K, K/2, K/4, K/8
     per stage; ``None`` keeps the reference rule (only when K >= 8, quirk §11.26). Each stage
     output is brought back to K frames by :func:`frames_to_clip_len`. With ``legacy_layout`` the
-    outputs are scrambled per stage with that stage's T before frame selection. (The reference
-    applies the neck's L2Norm/deconvs before that reinterpretation; here the neck is shared and
-    runs after it — the one legacy difference, see §5.4.)
+    outputs are scrambled per stage with that stage's T before frame selection, and — as in
+    the reference (§5.4) — the detector runs the neck's L2Norm/upsampling on each stage map
+    before that output reshape (``legacy_neck_before_reshape``) and, in training, the neck's
+    fusion once per frame (``legacy_per_frame_neck``).
     """
 
     scramble_outputs = True
+    legacy_neck_before_reshape = True
+    legacy_per_frame_neck = True
 
     def __init__(
         self,
@@ -71,16 +74,16 @@ class TAMBackbone(TemporalBackbone):
                 time = (time - 1) // 2 + 1
         self.finish()
 
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+    def stage_maps(self, video: torch.Tensor) -> tuple[list[torch.Tensor], list[int]]:
         self.check_clip(video)
         x = self.stem(self.to_frames(video))
-        outputs = []
+        maps = []
         for stage, time in enumerate(self.stage_times, start=1):
             x = self.stage(stage)(x)
-            outputs.append(self.to_outputs(x, time))
+            maps.append(x)
             if stage < 4 and self.stage_times[stage] != time:
                 x, _ = temporal_max_pool(x, time)
-        return outputs
+        return maps, list(self.stage_times)
 
 
 class MotionExcitation(nn.Module):
@@ -154,10 +157,12 @@ class TEABackbone(TemporalBackbone):
 
     There is no smaller timm Res2Net; for CPU-scale runs pass e.g.
     ``model_kwargs: {layers: [1, 1, 1, 1]}`` (fewer blocks, same widths). Input and output are
-    scrambled under ``legacy_layout``, as in the reference.
+    scrambled under ``legacy_layout``, as in the reference, which then also runs the whole neck
+    once per frame in training (``legacy_per_frame_neck``).
     """
 
     scramble_outputs = True
+    legacy_per_frame_neck = True
 
     def __init__(
         self, model_name: str = "res2net50_26w_4s", clip_len: int = 8, **kwargs: Any

@@ -13,6 +13,7 @@ import timm
 import torch
 from torch import nn
 
+from iodvideo.models.per_frame import stack_frames, uses_batch_statistics
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.weights import LoadAudit, load_local_weights, resolve_pretrained
 
@@ -24,10 +25,21 @@ class FrameBackbone(nn.Module):
     Frames are folded into the batch, so BatchNorm sees B*T samples at once; the reference
     calls the network once per frame (B samples, K running-stat updates per step, protocol
     §11.27) — a deliberate deviation that does not change what the model computes at eval.
+    ``legacy_per_frame`` reproduces it: while BatchNorm uses batch statistics (training) the
+    body runs once per frame, and the detector runs the neck once per frame too
+    (``legacy_per_frame_neck``).
     ``model_kwargs`` go to ``timm.create_model`` (e.g. tiny ``layers``/``channels`` in tests).
     Random init keeps every BatchNorm at 1/0 like the reference (and the temporal backbones):
     timm's default zero-init of each block's last BN is turned off.
     """
+
+    # registry facts (iodvideo.models.registry.backbone_facts)
+    context_frames = 0
+    temporal = False  # frames meet only in the clip heads: the paper's concat baseline
+    online_streamable = False
+    export_unsupported: dict[str, str] = {}
+    legacy_neck_before_reshape = False
+    legacy_per_frame_neck = True  # with legacy_per_frame: the whole network runs per frame
 
     def __init__(
         self,
@@ -35,8 +47,10 @@ class FrameBackbone(nn.Module):
         pretrained: bool | str = False,
         weights_path: str | None = None,
         model_kwargs: Mapping[str, Any] | None = None,
+        legacy_per_frame: bool = False,
     ) -> None:
         super().__init__()
+        self.legacy_per_frame = legacy_per_frame
         weights = resolve_pretrained(pretrained, weights_path)
         self.body = timm.create_model(
             model_name,
@@ -50,6 +64,14 @@ class FrameBackbone(nn.Module):
             self.load_audit = load_local_weights(self.body, weights)
         self.feature_channels: list[int] = list(self.body.feature_info.channels())
 
+    @property
+    def legacy_neck(self) -> bool:
+        """Whether the detector runs the neck as the reference does (per frame in training)."""
+        return self.legacy_per_frame
+
     def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
         batch, time = video.shape[:2]
+        if self.legacy_per_frame and uses_batch_statistics(self.body):
+            per_frame = [self.body(video[:, t]) for t in range(time)]
+            return [stack_frames(level) for level in zip(*per_frame, strict=True)]
         return self.body(video.reshape(batch * time, *video.shape[2:]))

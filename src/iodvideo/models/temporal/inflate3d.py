@@ -5,10 +5,11 @@ counterpart under the same name — so timm's own block ``forward`` runs on ``(B
 and a 2D checkpoint loads by name, each 2D kernel inflated along time by the loader (divided by
 the temporal kernel size unless ``legacy_inflation``, quirk §11.5).
 
-Layout: true 5D tensors, no scramble (``legacy_layout`` is accepted for a uniform config and
-has no effect). Temporal stride 2 goes wherever the 2D net has spatial stride 2 inside the
-stages (first block of layers 2–4, conv and downsample), so T = K, K/2, K/4, K/8 per stage;
-output frame i takes stage frame ``i·T_s // K`` (§11.6).
+Layout: true 5D tensors, no scramble; ``legacy_layout`` only makes the detector run the neck
+once per frame in training, as the reference does (``legacy_per_frame_neck``). Temporal
+stride 2 goes wherever the 2D net has spatial stride 2 inside the stages (first block of
+layers 2–4, conv and downsample), so T = K, K/2, K/4, K/8 per stage; output frame i takes
+stage frame ``i·T_s // K`` (§11.6).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from torch import nn
 
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import TemporalBackbone, he_normal_init
-from iodvideo.models.temporal.layout import frames_to_clip_len
 
 
 def conv_to_3d(conv: nn.Conv2d, time_kernel: int, time_stride: int) -> nn.Conv3d:
@@ -106,6 +106,7 @@ class Inflated3DBackbone(TemporalBackbone):
     """Shared I3D/S3D body: 3D stem (3,7,7) s(1,2,2), 3D max-pool (1,3,3), inflated stages."""
 
     separable = False
+    legacy_per_frame_neck = True
 
     def __init__(
         self,
@@ -127,17 +128,17 @@ class Inflated3DBackbone(TemporalBackbone):
         he_normal_init(body)
         self.finish(inflate_divide=not legacy_inflation)
 
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+    def stage_maps(self, video: torch.Tensor) -> tuple[list[torch.Tensor], list[int]]:
         self.check_clip(video)
         batch = video.shape[0]
         x = self.stem(video.transpose(1, 2))  # (B, 3, T, H, W)
-        outputs = []
+        maps, times = [], []
         for stage in range(1, 5):
             x = self.stage(stage)(x)
             time = x.shape[2]
-            frames = x.transpose(1, 2).reshape(batch * time, *x.shape[1:2], *x.shape[3:])
-            outputs.append(frames_to_clip_len(frames, time, self.clip_len))
-        return outputs
+            maps.append(x.transpose(1, 2).reshape(batch * time, *x.shape[1:2], *x.shape[3:]))
+            times.append(time)
+        return maps, times
 
 
 @register_backbone("i3d")

@@ -1,7 +1,8 @@
 """TIN: temporal interlace — learned fractional temporal shifts (protocol §5.5.3).
 
 The reference needs a CUDA extension (``cuda_shift``) for the shift; this is a pure-PyTorch
-equivalent with the same forward and gradient semantics, so TIN runs on CPU and any GPU.
+equivalent with the same forward and gradient semantics, so TIN runs on CPU and any GPU (its
+hand-written backward is ``kernels.Interlace``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.autograd import Function
 
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone
+from iodvideo.models.temporal.kernels import Interlace
 from iodvideo.models.temporal.layout import split_time
 from iodvideo.models.temporal.ops import tracing
 
@@ -35,86 +36,6 @@ def _per_group(coef: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
     return coef.view(*coef.shape, *[1] * (head.dim() - 3))
 
 
-def _channels_innermost(part: torch.Tensor) -> bool:
-    """True for a channels_last clip ``(N, T, C, H, W)``: channels are its fastest axis."""
-    return part.dim() == 5 and part.stride(2) == 1 and part.stride(-1) > 1
-
-
-def _group_view(part: torch.Tensor, groups: int, channels_inner: bool) -> torch.Tensor:
-    """``part (N, T, fold, ...)`` as ``(N, T, G, fold/G, ...)``, or ``(N, T, G, H, W, fold/G)``
-    with ``channels_inner`` — the order of one group's values in a channels_last clip."""
-    head = part.unflatten(2, (groups, part.shape[2] // groups))
-    return head.movedim(3, -1) if channels_inner else head
-
-
-def _group_rows(part: torch.Tensor, groups: int, channels_inner: bool) -> torch.Tensor:
-    """``part (N, T, fold, ...)`` → ``(N·T·G, fold/G · ...)``: one row per (clip, frame, group).
-
-    NCHW: a view. channels_last: one compact copy with the group's channels innermost — in
-    place, a group is a run of only fold/G contiguous values per pixel, too short for fast
-    gathers and per-group products (a gather over those runs measured ~9× slower in bf16
-    channels_last than in NCHW). Every caller of one op passes the clip's ``channels_inner``,
-    so rows of the clip and of its gradient line up whatever the gradient's layout.
-    """
-    return _group_view(part, groups, channels_inner).flatten(3).flatten(0, 2)
-
-
-def _write_rows(dst: torch.Tensor, rows: torch.Tensor, groups: int, channels_inner: bool) -> None:
-    """The inverse of :func:`_group_rows`: copy rows into ``dst (N, T, fold, ...)``."""
-    head = _group_view(dst, groups, channels_inner)
-    head.copy_(rows.view(head.shape))
-
-
-def _row_index(source: torch.Tensor) -> torch.Tensor:
-    """Source frames ``(N, T, G)`` → the rows of :func:`_group_rows` they name, flat."""
-    batch, time, groups = source.shape
-    clip = torch.arange(batch, device=source.device).view(batch, 1, 1)
-    group = torch.arange(groups, device=source.device).view(1, 1, groups)
-    return ((clip * time + source) * groups + group).flatten()
-
-
-class _Interlace(Function):
-    """``out[:, t, :fold] = c_near·x[near] + c_far·x[far]`` per (clip, group), rest copied.
-
-    Forward and backward as the CUDA op: the source frames (integers) carry no gradient; the
-    coefficients get ``Σ grad·x[source]``; the clip gets the transposed move (index-add), written
-    straight into a copy of the incoming gradient, in its layout. Works on one row per (clip,
-    frame, group) so every move is a whole-row copy and every product a row times a scalar.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, clip, near_coef, far_coef, near, far, fold: int):  # noqa: ANN001
-        groups = near.shape[2]
-        channels_inner = _channels_innermost(clip)
-        rows = _group_rows(clip[:, :, :fold], groups, channels_inner)
-        near_rows, far_rows = _row_index(near), _row_index(far)
-        moved = rows.index_select(0, near_rows).mul_(near_coef.reshape(-1, 1))
-        moved.addcmul_(far_coef.reshape(-1, 1), rows.index_select(0, far_rows))
-        out = clip.clone()
-        _write_rows(out[:, :, :fold], moved, groups, channels_inner)
-        ctx.save_for_backward(rows, near_coef, far_coef, near_rows, far_rows)
-        ctx.fold, ctx.groups, ctx.channels_inner = fold, groups, channels_inner
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):  # noqa: ANN205
-        rows, near_coef, far_coef, near_rows, far_rows = ctx.saved_tensors
-        fold, groups, channels_inner = ctx.fold, ctx.groups, ctx.channels_inner
-        grad_rows = _group_rows(grad[:, :, :fold], groups, channels_inner)
-        grad_clip = grad_near = grad_far = None
-        if ctx.needs_input_grad[0]:
-            moved_back = torch.zeros_like(grad_rows)
-            for coef, source in ((near_coef, near_rows), (far_coef, far_rows)):  # the adjoint
-                moved_back.index_add_(0, source, grad_rows * coef.reshape(-1, 1))
-            grad_clip = grad.clone()
-            _write_rows(grad_clip[:, :, :fold], moved_back, groups, channels_inner)
-        if ctx.needs_input_grad[1]:
-            grad_near = (grad_rows * rows.index_select(0, near_rows)).sum(1).view_as(near_coef)
-        if ctx.needs_input_grad[2]:
-            grad_far = (grad_rows * rows.index_select(0, far_rows)).sum(1).view_as(far_coef)
-        return grad_clip, grad_near, grad_far, None, None, None
-
-
 def interlace(
     clip: torch.Tensor, shifts: torch.Tensor, weights: torch.Tensor | None = None,
     fold: int | None = None,
@@ -130,7 +51,7 @@ def interlace(
     the reverse move) and has zero gradient, so ``s`` learns only through the interpolation
     weights ``1 − a`` and ``a`` — the sampled values are constants with respect to the offset.
     Interpolation weights, range masks and ``weights`` are folded into two ``(N, T, G)``
-    coefficients (ordinary autograd); the large tensor goes through :class:`_Interlace`.
+    coefficients (ordinary autograd); the large tensor goes through ``kernels.Interlace``.
     """
     batch, time = clip.shape[:2]
     fold = clip.shape[2] if fold is None else fold
@@ -152,11 +73,11 @@ def interlace(
     sources = (near.clamp(0, time - 1), far.clamp(0, time - 1))
     if tracing():
         return _interlace_reference(*args, *sources, fold)
-    return _Interlace.apply(*args, *sources, fold)
+    return Interlace.apply(*args, *sources, fold)
 
 
 def _interlace_reference(clip, near_coef, far_coef, near, far, fold: int):  # noqa: ANN001, ANN202
-    """:class:`_Interlace` in plain tensor ops (traceable; the tests' oracle)."""
+    """``kernels.Interlace`` in plain tensor ops (traceable; the tests' oracle)."""
     groups = near.shape[2]
     head = clip[:, :, :fold].unflatten(2, (groups, fold // groups))
     moved = _per_group(near_coef, head) * _gather_time(head, near) + _per_group(

@@ -12,70 +12,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd import Function
 
 from iodvideo.models.memory_format import like_layout
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
+from iodvideo.models.temporal.kernels import LocalCorrelation
 from iodvideo.models.temporal.layout import split_time
 from iodvideo.models.temporal.ops import tracing
 from iodvideo.models.temporal.shift import TemporalShift
-
-
-def _band(pairs: torch.Tensor, size: int) -> torch.Tensor:
-    """The 2r+1 diagonals ``x' = x + dx`` of row products ``(N, H, W, W+2r)`` (contiguous) as
-    one strided ``(N, H, 2r+1, W)`` view: entry (x, x+dx) sits at x·(W+2r+1) + dx."""
-    n, h, w, wide = pairs.shape
-    return pairs.as_strided((n, h, size, w), (h * w * wide, w * wide, 1, wide + 1))
-
-
-class _LocalCorrelation(Function):
-    """Forward and backward one displacement row dy at a time, as GEMMs.
-
-    Autograd's own backward of the diagonals-and-stack forward zero-filled a full
-    ``(N, H, W, W+2r)`` gradient for each of the (2r+1)² diagonals and summed them, and one
-    padded-size zero tensor per row: ~100 ms of MSNet's 1.25 s CPU-scale step. Here each row's
-    gradient band is written into one zeroed buffer through the strided view and multiplied
-    back: ``grad_first += G·bandᵀ``, ``grad_padded[rows dy..] += firstᵀ·G``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, first: torch.Tensor, second: torch.Tensor, radius: int):  # noqa: ANN205
-        height, size = first.shape[-2], 2 * radius + 1
-        padded = F.pad(second, (radius, radius, radius, radius))
-        rows_first = first.permute(0, 2, 3, 1)  # (N, H, W, C)
-        out = first.new_empty(first.shape[0], size, size, height, first.shape[-1])
-        for dy in range(size):
-            band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
-            pairs = torch.matmul(rows_first, band).contiguous()  # (N, H, W, W+2r)
-            out[:, dy] = _band(pairs, size).permute(0, 2, 1, 3)  # (N, 2r+1, H, W)
-        ctx.save_for_backward(first, second)
-        ctx.radius = radius
-        return out.flatten(1, 2)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):  # noqa: ANN205
-        first, second = ctx.saved_tensors
-        radius = ctx.radius
-        n, _, height, width = first.shape
-        size = 2 * radius + 1
-        grad = grad.reshape(n, size, size, height, width)
-        padded = F.pad(second, (radius, radius, radius, radius))
-        rows_first = first.permute(0, 2, 3, 1)  # (N, H, W, C)
-        # gradients in the inputs' own layouts (channels_last stays channels_last)
-        grad_rows = torch.zeros_like(rows_first)
-        grad_padded = torch.zeros_like(padded)
-        pairs_grad = first.new_empty(n, height, width, width + 2 * radius)
-        for dy in range(size):
-            pairs_grad.zero_()
-            _band(pairs_grad, size).copy_(grad[:, dy].permute(0, 2, 1, 3))
-            band = padded[:, :, dy : dy + height].permute(0, 2, 1, 3)  # (N, H, C, W+2r)
-            grad_rows.add_(torch.matmul(pairs_grad, band.transpose(2, 3)))
-            grad_band = torch.matmul(rows_first.transpose(2, 3), pairs_grad)  # (N, H, C, W+2r)
-            grad_padded[:, :, dy : dy + height].add_(grad_band.permute(0, 2, 1, 3))
-        grad_first = grad_rows.permute(0, 3, 1, 2)
-        grad_second = grad_padded[:, :, radius : radius + height, radius : radius + width]
-        return grad_first, grad_second, None
 
 
 def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7) -> torch.Tensor:
@@ -89,7 +33,8 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7
     pair, and the 2r+1 diagonals ``x' = x + dx`` are the correlations. That computes
     (W+2r)/(2r+1) times the needed products, but as GEMMs, several times faster than a
     multiply-and-sum over a (C, H, 2r+1, W) window. Memory: one (N, H, W, W+2r) product at a
-    time; the backward (hand-written, :class:`_LocalCorrelation`) the same plus the gradients.
+    time; the backward (hand-written, ``kernels.LocalCorrelation``) the same plus the
+    gradients.
     """
     # at least fp32 even under autocast: the soft-argmax multiplies correlations by 100
     dtype = torch.promote_types(first.dtype, torch.float32)
@@ -97,7 +42,7 @@ def local_correlation(first: torch.Tensor, second: torch.Tensor, radius: int = 7
         first, second = first.to(dtype), second.to(dtype)
         if tracing():
             return local_correlation_reference(first, second, radius)
-        return _LocalCorrelation.apply(first, second, radius)
+        return LocalCorrelation.apply(first, second, radius)
 
 
 def local_correlation_reference(
@@ -189,10 +134,19 @@ class MSNetBackbone(TemporalBackbone):
     """MSNet ResNet (protocol §5.5.6): residual TSM shift before conv1 of every block, and a
     MotionSqueeze module on the layer2 output (the map the neck and layer3 receive).
 
-    Input and output are scrambled under ``legacy_layout``, as in the reference.
+    Input and output are scrambled under ``legacy_layout``, as in the reference, which then
+    also runs the whole neck once per frame in training (``legacy_per_frame_neck``).
     """
 
     scramble_outputs = True
+    legacy_per_frame_neck = True
+    export_unsupported = {
+        "onnx": (
+            "its MotionSqueeze correlation slides a window with Tensor.unfold over a padded map "
+            "whose size the TorchScript-based ONNX exporter cannot resolve (aten::unfold needs "
+            "a static input size); export format=torchscript instead"
+        ),
+    }
 
     def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
         super().__init__(model_name, clip_len, **kwargs)
@@ -202,13 +156,13 @@ class MSNetBackbone(TemporalBackbone):
         he_normal_init(self.motion)
         self.finish()
 
-    def forward(self, video: torch.Tensor) -> list[torch.Tensor]:
+    def stage_maps(self, video: torch.Tensor) -> tuple[list[torch.Tensor], list[int]]:
         self.check_clip(video)
         x = self.stem(self.to_frames(video))
-        outputs = []
+        maps = []
         for stage in range(1, 5):
             x = self.stage(stage)(x)
             if stage == 2:
                 x = self.motion(x)
-            outputs.append(self.to_outputs(x, self.clip_len))
-        return outputs
+            maps.append(x)
+        return maps, [self.clip_len] * 4

@@ -74,6 +74,8 @@ class TSMBackbone(TemporalBackbone):
     renamed wrappers did (§5.6).
     """
 
+    online_streamable = True
+
     legacy_unloaded = r"^body\.layer\d\.\d+\.conv[12]\.weight$"
 
     def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:

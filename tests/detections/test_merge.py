@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from iodvideo.inference import clips_to_frame_detections
+from iodvideo.detections import clips_to_frame_detections
 
 
 def _clip(start: int, n: int, clip_len: int) -> np.ndarray:

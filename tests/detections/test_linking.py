@@ -1,12 +1,11 @@
-"""Tube linking (§9.3 BuildTubes) and the extra video-level tube AP."""
+"""Tube linking (§9.3 BuildTubes): clean tracks link, short tubes drop, tubelet NMS."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from iodvideo.evaluation.tubes import spatio_temporal_iou, video_ap
-from iodvideo.inference.linking import build_tubes, tubelet_nms
+from iodvideo.detections.linking import build_tubes, tubelet_iou, tubelet_nms
 
 
 def _gt(nframes: int, dx: float = 1.0) -> np.ndarray:
@@ -24,24 +23,21 @@ def _clips(gt: np.ndarray, clip_len: int, rng: np.random.Generator, noise: int =
     return clips
 
 
-def test_a_clean_track_links_into_one_tube_with_full_video_ap() -> None:
+def test_a_clean_track_links_into_one_tube() -> None:
     rng = np.random.default_rng(0)
     clip_len, gt = 4, _gt(30)
     tubes = build_tubes(_clips(gt, clip_len, rng), clip_len)
     best = max(tubes, key=lambda t: t.score)
     assert best.score == pytest.approx(0.9)
     np.testing.assert_allclose(best.boxes, gt)
-    assert spatio_temporal_iou(best.boxes, gt) == pytest.approx(1.0)
-    aps = video_ap({"v": tubes}, {"v": [gt]}, thresholds=(0.2, 0.5, 0.9))
-    assert aps[0.5] == pytest.approx(1.0)
 
 
-def test_short_tubes_are_dropped_and_half_overlap_halves_temporal_iou() -> None:
+def test_short_tubes_are_dropped() -> None:
     rng = np.random.default_rng(1)
     gt = _gt(10)
     assert all(t.score < 0.9 for t in build_tubes(_clips(gt, 4, rng), 4))  # 10 < 15 frames
-    assert spatio_temporal_iou(gt[:5], gt) == pytest.approx(0.5)
-    assert video_ap({}, {"v": [gt]}) == {0.2: 0.0, 0.5: 0.0}
+    assert any(t.score == pytest.approx(0.9)
+               for t in build_tubes(_clips(gt, 4, rng), 4, min_length=10))
 
 
 def test_tubelet_nms_keeps_top_k_after_suppression() -> None:
@@ -49,6 +45,7 @@ def test_tubelet_nms_keeps_top_k_after_suppression() -> None:
     dup = base.copy()
     dup[-1] = 0.8
     far = np.r_[np.tile([50.0, 50.0, 59.0, 59.0], 2), 0.7]
+    assert tubelet_iou(base, np.vstack([dup, far]), 2).tolist() == [1.0, 0.0]
     kept = tubelet_nms(np.vstack([dup, far, base]), 2, top_k=10)
     np.testing.assert_array_equal(kept[:, -1], [0.9, 0.7])
     assert len(tubelet_nms(np.vstack([base, far]), 2, top_k=1)) == 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from iodvideo.inference import boxes_to_image, decode_mov
+from iodvideo.detections import boxes_to_image, decode_mov
 
 from .helpers import IMAGE, MAP, assert_static_boxes_in_image
 

@@ -1,127 +1,29 @@
-"""Exact, vectorised per-frame rescoring of many frames at once (protocol §9.1 step 2).
+"""The sparse graph of same-frame box pairs with IoU > t, without looking at most pairs.
 
-The reference walks each frame's boxes in score order: the first remaining box (a *leader*)
-multiplies the score of every other remaining box that overlaps it with IoU > t by 1 − IoU and
-removes those boxes from the remaining list. So the leaders are exactly the boxes kept by
-greedy hard NMS at t, and a suppressed box is weighted by its IoU with the *first* leader (in
-score order) that overlaps it by more than t — that leader always comes before it.
-
-Both sets follow from the sparse graph of box pairs with IoU > t, which this module builds
-without looking at most pairs:
-
-* IoU ≤ IoU of the x intervals (and of the y intervals), so IoU > t needs both 1-D IoUs > t.
-  That bounds the width ratio to (t, 1/t) and the centre distance to (Wa + Wb)·ρ with
-  ρ = (1 − t) / (2(1 + t)) (the same in y). Every box goes to a *row* keyed by its frame, its
-  height level ⌊log H / log(1/t)⌋ and a y cell as tall as the largest y reach of its level, and
-  rows are sorted by x centre; each box then scans only the x window of the (at most 3 × 2)
-  rows of its own and the next height level that its y reach touches.
-* The candidates found that way go through the exact IoU (the same floating-point expression as
-  :func:`iodvideo.evaluation.frame_ap.rescore_frame`), and the resulting directed edges (earlier →
-  later in score order) are resolved in rounds: a box is suppressed as soon as one of its
-  in-neighbours is a leader, and a leader once all its in-neighbours are suppressed.
+IoU ≤ IoU of the x intervals (and of the y intervals), so IoU > t needs both 1-D IoUs > t.
+That bounds the width ratio to (t, 1/t) and the centre distance to (Wa + Wb)·ρ with
+ρ = (1 − t) / (2(1 + t)) (the same in y). Every box goes to a *row* keyed by its frame, its
+height level ⌊log H / log(1/t)⌋ and a y cell as tall as the largest y reach of its level, and
+rows are sorted by x centre; each box then scans only the x window of the (at most 3 × 2) rows
+of its own and the next height level that its y reach touches. The candidates found that way
+go through the exact IoU (:func:`iodvideo.detections.iou.column_iou`).
 
 Every filter is a necessary condition widened by a relative margin of 1e-6, so no pair with
-IoU > t is ever skipped; boxes with a non-positive or non-finite width or height overlap nothing
-(their intersection is 0 or NaN), exactly as in the reference. The result equals the
-frame-by-frame reference bit for bit (tests/evaluation/test_rescore.py checks this on random,
-clustered and degenerate sets).
+IoU > t is ever skipped; boxes with a non-positive or non-finite width or height overlap
+nothing (their intersection is 0 or NaN), exactly as in the reference. Used by
+:mod:`iodvideo.detections.rescore`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from iodvideo.detections.iou import column_iou
+
 _MARGIN = 1.0 + 1e-6
-_CHUNK_ROWS = 1 << 16
 
 
-def _column_iou(
-    x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, u: np.ndarray, v: np.ndarray
-) -> np.ndarray:
-    """IoU (+1 pixel convention) of rows ``u`` and ``v``, from contiguous coordinate columns.
-
-    The operations and their order are those of the reference loop (intersection width, times
-    intersection height, over area(u) + area(v) − intersection; u is the earlier box, the
-    leader there), so the results are bit-identical to it.
-    """
-    ax1, ay1, ax2, ay2 = x1.take(u), y1.take(u), x2.take(u), y2.take(u)
-    bx1, by1, bx2, by2 = x1.take(v), y1.take(v), x2.take(v), y2.take(v)
-    iw = np.maximum(0.0, np.minimum(ax2, bx2) + 1 - np.maximum(ax1, bx1))
-    iw *= np.maximum(0.0, np.minimum(ay2, by2) + 1 - np.maximum(ay1, by1))
-    area_a = (ax2 - ax1 + 1) * (ay2 - ay1 + 1)
-    area_b = (bx2 - bx1 + 1) * (by2 - by1 + 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return iw / (area_a + area_b - iw)
-
-
-def frame_score_order(keys: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Row order grouping equal ``keys`` (ascending), each group by score descending, ties by
-    row index: the order in which the reference visits each frame's boxes."""
-    by_score = np.argsort(-scores, kind="stable")
-    return by_score[np.argsort(keys[by_score], kind="stable")]
-
-
-def rescore_frames(
-    keys: np.ndarray, boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.6
-) -> np.ndarray:
-    """Rescored scores of many frames' boxes; ``keys (n,)`` integers name the frame of each row.
-
-    Equivalent to applying :func:`iodvideo.evaluation.frame_ap.rescore_frame` to every group of
-    equal keys, in input row order; much faster for large inputs. ``boxes (n, 4)`` are x1, y1,
-    x2, y2; ``scores (n,)`` must not be NaN.
-    """
-    keys = np.asarray(keys, dtype=np.int64)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    scores = np.asarray(scores, dtype=np.float64)
-    out = scores.copy()
-    if len(scores) == 0:
-        return out
-    order = frame_score_order(keys, scores)
-    keys, boxes, scores = keys[order], boxes[order], scores[order]
-    # Frame boundaries, so chunks never split a frame.
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
-    new = np.empty_like(scores)
-    lo = 0
-    while lo < len(starts):
-        hi = int(np.searchsorted(starts, starts[lo] + _CHUNK_ROWS, side="right"))
-        hi = max(hi, lo + 1)
-        a, b = int(starts[lo]), int(ends[hi - 1])
-        new[a:b] = _rescore_sorted(keys[a:b], boxes[a:b], scores[a:b], threshold)
-        lo = hi
-    out[order] = new
-    return out
-
-
-def _rescore_sorted(
-    keys: np.ndarray, boxes: np.ndarray, scores: np.ndarray, threshold: float
-) -> np.ndarray:
-    """Rows sorted by (frame, reference visiting order): rescored scores in the same order."""
-    if threshold >= 1.0:  # IoU never exceeds 1: nothing is ever suppressed
-        return scores.copy()
-    if not threshold > 0.0:
-        return _rescore_loop(keys, boxes, scores, threshold)
-    found = _overlap_edges(keys, boxes, threshold)
-    if found is None:  # coordinates too extreme for the row keys: slow but exact
-        return _rescore_loop(keys, boxes, scores, threshold)
-    u, v, iou = found
-    weight = _resolve_greedy(len(scores), u, v, iou)
-    return scores * weight
-
-
-def _rescore_loop(
-    keys: np.ndarray, boxes: np.ndarray, scores: np.ndarray, threshold: float
-) -> np.ndarray:
-    from iodvideo.evaluation.frame_ap import rescore_frame
-
-    out = np.empty_like(scores)
-    bounds = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1, len(keys)]
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        out[a:b] = rescore_frame(boxes[a:b], scores[a:b], threshold)
-    return out
-
-
-def _overlap_edges(
+def overlap_edges(
     keys: np.ndarray, boxes: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """All pairs (u < v, same frame) with IoU(u, v) > threshold, and that IoU.
@@ -264,40 +166,6 @@ def _overlap_edges(
     a = idx[np.concatenate(cand_p)]
     b = idx[np.concatenate(cand_q)]
     u, v = np.minimum(a, b), np.maximum(a, b)
-    iou = _column_iou(x1, y1, x2, y2, u, v)
+    iou = column_iou(x1, y1, x2, y2, u, v)
     over = iou > threshold
     return u[over], v[over], iou[over]
-
-
-def _resolve_greedy(n: int, u: np.ndarray, v: np.ndarray, iou: np.ndarray) -> np.ndarray:
-    """Weights of the reference rescoring from the IoU > t edges u → v (u earlier).
-
-    Leaders are the boxes without a leader in-neighbour; a suppressed box takes 1 − IoU with
-    its earliest leader in-neighbour. Resolved in rounds: each round decides every box whose
-    in-neighbours are all decided (or one of which is a leader).
-    """
-    weight = np.ones(n)
-    if u.size == 0:
-        return weight
-    state = np.ones(n, dtype=np.int8)  # 0 undecided, 1 leader, 2 suppressed
-    state[v] = 0
-    eu, ev = u, v
-    while eu.size:
-        su = state[eu]
-        leader_in = np.zeros(n, dtype=bool)
-        leader_in[ev[su == 1]] = True
-        pending = np.zeros(n, dtype=bool)
-        pending[ev[su == 0]] = True
-        undecided = state == 0
-        state[undecided & leader_in] = 2
-        state[undecided & ~leader_in & ~pending] = 1
-        keep = state[ev] == 0
-        eu, ev = eu[keep], ev[keep]
-    # Earliest leader in-neighbour of each suppressed box.
-    by_leader = state[u] == 1
-    lu, lv, liou = u[by_leader], v[by_leader], iou[by_leader]
-    first = np.lexsort((lu, lv))
-    lv, liou = lv[first], liou[first]
-    head = np.r_[True, lv[1:] != lv[:-1]]
-    weight[lv[head]] = 1.0 - liou[head]
-    return weight

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iodvideo.evaluation.frame_ap import iou_plus1
+from iodvideo.detections.iou import iou_plus1
 
 
 @dataclass
@@ -44,6 +44,8 @@ def tubelet_iou(a: np.ndarray, b: np.ndarray, clip_len: int) -> np.ndarray:
 
 def tubelet_nms(tubelets: np.ndarray, clip_len: int, threshold: float = 0.6,
                 top_k: int = 10) -> np.ndarray:
+    """Greedy NMS of one clip's ``(N, 4K+1)`` tubelets by score with :func:`tubelet_iou`;
+    the ``top_k`` survivors in score order (what linking keeps of each clip)."""
     order = np.argsort(-tubelets[:, -1], kind="stable")
     tubelets = tubelets[order]
     keep = []

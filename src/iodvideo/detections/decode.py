@@ -1,4 +1,4 @@
-"""MOV-mode decoding of one batch of clip outputs into scored tubelets (protocol §8)."""
+"""Decoding of clip head outputs into scored tubelets, MOV or STA mode (protocol §8)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from iodvideo.inference import boxes_to_image, decode_clips, decode_sta
+from iodvideo.detections import boxes_to_image, decode_clips, decode_sta
 
 from .helpers import IMAGE, MAP, assert_static_boxes_in_image
 
