@@ -164,11 +164,17 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, S
     from hydra.utils import instantiate
 
     # imported here: scoring detections on disk needs neither torch models nor Lightning
+    from iodvideo.allocator import keep_freed_memory
     from iodvideo.checkpointing import checkpoint_decode, load_detector
     from iodvideo.inference.device import resolve_device
     from iodvideo.inference.loader import infer_clips
+    from iodvideo.models.memory_format import to_channels_last
 
+    if cfg.keep_freed_memory:
+        keep_freed_memory()  # before the first big tensor, inherited by the loader's workers
     detector, config = load_detector(cfg.ckpt)
+    if cfg.channels_last:
+        detector = to_channels_last(detector)
     decode = checkpoint_decode(cfg.decode, config)
     device = resolve_device(str(cfg.device))
     clip_len = int(detector.clip_len)
