@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import COMMON, VIDEO, built_checkpoint, run_module
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 
@@ -22,7 +24,7 @@ ANNOTATIONS_DIR = Path(
 
 # The ``slow`` tests run a command-line entry point in a subprocess (or train end to end):
 # seconds to minutes each, left out by ``make test-fast`` (``-m "not slow"``). Modules that are
-# slow throughout (test_train_e2e.py, training/test_train_suite.py, test_packaging.py) say so
+# slow throughout (test_train_e2e.py, test_train_suite.py, test_packaging.py) say so
 # with ``pytestmark``; the CLI tests inside otherwise fast modules are listed here, by module
 # file name and test function, together with the fixtures that train a checkpoint through the CLI
 # (every test using one, directly or through another fixture, waits for that run).
@@ -78,3 +80,51 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line)
+
+
+# Session fixtures of the CLI and stream tests: tiny SynthIOD videos (with and without gas) and
+# tiny checkpoints. The resnet checkpoint comes from the real training entry point (one batch
+# of ``experiment=smoke``); the TSM one is built from the composed config (cli_support).
+@pytest.fixture(scope="session")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("predict")
+
+
+@pytest.fixture(scope="session")
+def plume_root(work: Path) -> Path:
+    """SynthIOD with one strong persistent plume per video (static camera, no distractors)."""
+    from iodvideo.data.synth import SynthConfig, generate_synthiod
+
+    generate_synthiod(work / "plume", SynthConfig(clear_contrast=(30.0, 30.0), **COMMON))
+    return work / "plume"
+
+
+@pytest.fixture(scope="session")
+def noplume_root(work: Path) -> Path:
+    """The same scenes with an invisible plume (contrast 0.001 grey levels)."""
+    from iodvideo.data.synth import SynthConfig, generate_synthiod
+
+    generate_synthiod(work / "noplume", SynthConfig(clear_contrast=(0.001, 0.001), **COMMON))
+    return work / "noplume"
+
+
+@pytest.fixture(scope="session")
+def plume_video(plume_root: Path) -> Path:
+    return plume_root / "Videos" / f"{VIDEO}.avi"
+
+
+@pytest.fixture(scope="session")
+def resnet_ckpt(work: Path) -> Path:
+    run = work / "train_resnet"
+    proc = run_module("iodvideo.train", "experiment=smoke", "backbone=resnet",
+                      f"data.root={work / 'train_synth'}",
+                      f"hydra.run.dir={run}", "trainer.limit_train_batches=1",
+                      "+trainer.limit_val_batches=1", "callbacks.val_images=null",
+                      "callbacks.progress_bar=null", "logger=csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="session")
+def tsm_ckpt(work: Path) -> Path:
+    return built_checkpoint(work / "tsm.ckpt", "tsm")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # every test runs the CLI in a subprocess
 QUIET = ("callbacks.progress_bar=null",)
 

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from cli_support import built_checkpoint
 from iodvideo.errors import ConfigError
 from iodvideo.inference.stream.engines import ClipEngine, OnlineEngine
 from iodvideo.inference.stream.online import OnlineTSM
 from iodvideo.inference.stream.runner import ClipRunner
 from iodvideo.models.temporal.shift import TemporalShift
-
-from .conftest import built_checkpoint
-from .helpers import reordered_sum_atol
+from stream_support import reordered_sum_atol
 
 
 @pytest.fixture(scope="module", params=["motion_input", "plain_input"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, run_module
+from cli_support import REPO, run_module
 
 SHARED = REPO.parent / "shared" / "data"
 CLIP = SHARED / "real-clips" / "001_wild_static_vague.avi"

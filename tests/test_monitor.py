@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_support import VIDEO, base_config
 from iodvideo.inference.stream.alarm import AlarmConfig, AlarmMonitor
 from iodvideo.inference.stream.engines import ClipEngine
 from iodvideo.inference.stream.runner import ClipRunner
 from iodvideo.inference.stream.sources import CaptureSource, open_source
 from iodvideo.monitor import Monitor
-
-from .conftest import VIDEO, base_config
-from .helpers import FrameDifferenceDetector
+from stream_support import FrameDifferenceDetector
 
 BOX = np.array([[20.0, 20.0, 40.0, 40.0]])
 

@@ -1,10 +1,7 @@
-"""Session fixtures: tiny SynthIOD videos (with and without gas) and tiny checkpoints.
-
-The resnet checkpoint comes from the real training entry point (one batch of
-``experiment=smoke``); the TSM one is built from the same composed config with random weights
-and saved in the format training writes (config inside, ``detector.`` weights), which is all
-``load_detector`` reads.
-"""
+"""What the CLI and stream tests share: the repository, tiny SynthIOD settings, running an
+entry point in a subprocess, and checkpoints built from a composed config with random weights
+(in the format training writes: config inside, ``detector.`` weights — all ``load_detector``
+reads). The session fixtures built from these live in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -13,60 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 VIDEO = "TrueLeakedGas/001_factory_static_clear"
 COMMON = dict(num_videos=3, min_frames=40, max_frames=40, height=64, width=80,
               clear_fraction=1.0, distractors=0.0, text_overlay=0.0, dynamic_fraction=0.0,
               camera_shift=0.0, video_format="avi", seed=3)
 
 
-@pytest.fixture(scope="session")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("predict")
-
-
-@pytest.fixture(scope="session")
-def plume_root(work: Path) -> Path:
-    """SynthIOD with one strong persistent plume per video (static camera, no distractors)."""
-    from iodvideo.data.synth import SynthConfig, generate_synthiod
-
-    generate_synthiod(work / "plume", SynthConfig(clear_contrast=(30.0, 30.0), **COMMON))
-    return work / "plume"
-
-
-@pytest.fixture(scope="session")
-def noplume_root(work: Path) -> Path:
-    """The same scenes with an invisible plume (contrast 0.001 grey levels)."""
-    from iodvideo.data.synth import SynthConfig, generate_synthiod
-
-    generate_synthiod(work / "noplume", SynthConfig(clear_contrast=(0.001, 0.001), **COMMON))
-    return work / "noplume"
-
-
-@pytest.fixture(scope="session")
-def plume_video(plume_root: Path) -> Path:
-    return plume_root / "Videos" / f"{VIDEO}.avi"
-
-
 def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def resnet_ckpt(work: Path) -> Path:
-    run = work / "train_resnet"
-    proc = run_module("iodvideo.train", "experiment=smoke", "backbone=resnet",
-                      f"data.root={work / 'train_synth'}",
-                      f"hydra.run.dir={run}", "trainer.limit_train_batches=1",
-                      "+trainer.limit_val_batches=1", "callbacks.val_images=null",
-                      "callbacks.progress_bar=null", "logger=csv")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return run / "checkpoints" / "last.ckpt"
 
 
 def built_checkpoint(path: Path, backbone: str, *overrides: str) -> Path:
@@ -94,11 +50,6 @@ def built_checkpoint(path: Path, backbone: str, *overrides: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tsm_ckpt(work: Path) -> Path:
-    return built_checkpoint(work / "tsm.ckpt", "tsm")
-
-
 def base_config(name: str, out: Path, **values):
     """``conf/<name>.yaml`` with ``output_dir`` and ``values`` set, for in-process calls."""
     from omegaconf import OmegaConf
@@ -110,3 +61,4 @@ def base_config(name: str, out: Path, **values):
     for key, value in values.items():
         OmegaConf.update(cfg, key, value, merge=False)
     return cfg
+

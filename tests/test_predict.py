@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli_support import VIDEO, base_config, run_module
 from iodvideo.data.clips import clip_frames
 from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, FrameReadError, IODVideoError
@@ -18,8 +19,6 @@ from iodvideo.inference.stream.offline import predict_video
 from iodvideo.inference.stream.runner import ClipRunner, clip_starts
 from iodvideo.inference.stream.sources import open_source
 from iodvideo.predict import video_key
-
-from .conftest import VIDEO, base_config, run_module
 
 
 def _csv(path: Path) -> list[dict[str, str]]:

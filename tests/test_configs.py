@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from iodvideo.config import CONFIG_DIR
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 # the configs of the CLIs that write into a run directory of their own (synth keeps Hydra's)
 RUN_CONFIGS = ("train", "eval", "predict", "monitor", "export")
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import base_config, built_checkpoint
 from iodvideo.export import ExportError, example_clip, export, export_detector
-
-from .conftest import base_config, built_checkpoint
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])

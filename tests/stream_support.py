@@ -1,4 +1,4 @@
-"""Shared helpers of the predict/monitor/export tests."""
+"""Helpers of the stream, predict, monitor and export tests."""
 
 from __future__ import annotations
 
