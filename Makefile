@@ -32,7 +32,7 @@ bench:
 	for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint:
-	$(BIN)/ruff check src tests setup.py
+	$(BIN)/ruff check src tests setup.py notebooks
 
 clean-data:
 	rm -rf data/synth data/synth_smoke

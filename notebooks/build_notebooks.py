@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import cv2
@@ -31,6 +32,9 @@ import numpy as np
 from IPython.display import Image, Markdown, display
 
 import iodvideo
+
+# tqdm (imported by dependencies) asks for ipywidgets in a notebook; its text bar is fine
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def find_repo() -> Path:
@@ -91,6 +95,9 @@ print(f"shared data: {SHARED} ({'present' if SHARED.is_dir() else 'absent'})")
 '''
 
 SUMMARY = '''
+import shutil
+
+shutil.rmtree(WORK, ignore_errors=True)  # the temporary files of this run
 SUMMARY["figures"] = len(FIGURES)
 SUMMARY["python"] = sys.executable
 print("NOTEBOOK_SUMMARY " + json.dumps(SUMMARY, sort_keys=True))
@@ -171,8 +178,7 @@ def synthiod() -> nbformat.NotebookNode:
         what makes the data need a temporal detector (real clip: CCR ≈ 0.08, motion ≈ 1.4).
         """),
         code("""
-        from iodvideo.data.synth import SynthConfig, plan_dataset
-        from iodvideo.data.synth import stats
+        from iodvideo.data.synth import SynthConfig, plan_dataset, stats
 
         config = SynthConfig(num_videos=NUM_VIDEOS, min_frames=FRAMES[0], max_frames=FRAMES[1],
                              height=SIZE[0], width=SIZE[1], seed=SEED)
@@ -383,6 +389,8 @@ def results() -> nbformat.NotebookNode:
         """),
         code(SETUP),
         code("""
+        import io
+
         RESULTS = REPO / "results" / "learning"
         try:
             import matplotlib
@@ -392,7 +400,7 @@ def results() -> nbformat.NotebookNode:
         except ImportError:
             plt = None
         sys.path.insert(0, str(REPO / "scripts"))
-        import plot_learning  # OpenCV line charts (used when matplotlib is absent)
+        import plot_learning  # noqa: E402  (OpenCV line charts, used when matplotlib is absent)
 
         print(f"plots: {'matplotlib' if plt else 'OpenCV (matplotlib not installed)'}")
 
@@ -404,7 +412,7 @@ def results() -> nbformat.NotebookNode:
                      " / ".join(t for t, _ in panels))
                 return
             fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
-            for ax, (title, curves) in zip(axes[0], panels):
+            for ax, (title, curves) in zip(axes[0], panels, strict=True):
                 for label, curve in curves.items():
                     xs = sorted(curve)
                     ax.plot(xs, [curve[x] for x in xs], marker="o", label=label)
@@ -412,8 +420,10 @@ def results() -> nbformat.NotebookNode:
                 ax.set_xlabel(x_label)
                 ax.legend(fontsize=7)
             fig.tight_layout()
-            display(fig)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
             plt.close(fig)
+            display(Image(data=buffer.getvalue()))
             FIGURES.append(" / ".join(t for t, _ in panels))
         """),
         markdown("""
@@ -525,7 +535,8 @@ def results() -> nbformat.NotebookNode:
             show([cv2.imread(str(WORK / "pr.png"))], "PR curves (iodvideo.evaluation.report)")
         else:
             line_plots([("frame PR (x: recall, y: precision)",
-                         {k: dict(zip(r, p)) for k, (r, p) in curves.items()})], "recall")
+                         {k: dict(zip(r, p, strict=True)) for k, (r, p) in curves.items()})],
+                       "recall")
         paper = paper_metrics(dets, gt, workers=1)
         display(Markdown(metrics_table({"synthetic": paper.metrics})))
         SUMMARY["pr_points"] = {k: len(r) for k, (r, _) in curves.items()}
