@@ -4,7 +4,9 @@
 
 Reads every ``metrics.json`` that ``python -m iodvideo.train`` wrote into its job directories,
 groups the runs by their settings (backbone, loss, K, ζ², ... — everything but the split and
-the seed), and averages each metric over the splits, like the paper's "avg" rows. Writes
+the seed), and averages each metric over the splits, like the paper's "avg" rows; where a
+group has several splits the markdown cell also gives their min–max spread
+(``52.83 [51.18–55.50]``) and results.csv has ``<metric> min`` / ``<metric> max`` columns. Writes
 ``results.md`` (markdown table), ``results.csv`` (same rows) and ``runs.csv`` (one row per
 job) into ``--out`` (default: the multirun directory) and prints the markdown table. Runs
 whose metric is missing (no validation) are listed but not averaged. Exit status 2 with one
@@ -66,6 +68,10 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(finite) / len(finite)
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _label(key: str, value: Any) -> str:
     if key == "sta":
         return "STAloss" if value else "MOV"
@@ -76,24 +82,42 @@ def _label(key: str, value: Any) -> str:
     return str(value)
 
 
-def summarise(runs: list[dict[str, Any]], metrics: list[str]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: one row per settings group, metrics averaged over its splits."""
+def summarise(
+    runs: list[dict[str, Any]], metrics: list[str]
+) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """Header, markdown rows and CSV rows: one row per settings group, each metric averaged
+    over the group's splits; with several splits the markdown cell adds the min–max spread
+    and the CSV row has min and max columns after the means."""
     keys = varying(runs, GROUP_KEYS)
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for run in runs:
         groups[tuple(json.dumps(run["config"].get(k)) for k in keys)].append(run)
     header = [*keys, "splits", *metrics]
-    rows = []
+    table_rows, csv_rows = [], []
     for _, members in sorted(groups.items()):
         config = members[0]["config"]
         splits = sorted({m["config"].get("split") for m in members})
         row = [_label(k, config.get(k)) for k in keys]
         row.append(",".join(str(s) for s in splits))
+        cells, means, spreads = [], [], []
         for name in metrics:
-            mean = _mean([m.get("metrics", {}).get(name) for m in members])
-            row.append("-" if mean is None else f"{mean:.2f}")
-        rows.append(row)
-    return header, rows
+            values = [m.get("metrics", {}).get(name) for m in members]
+            mean = _mean(values)
+            low, high = (None, None) if mean is None else (min(values), max(values))
+            text = _number(mean)
+            if mean is not None and len(values) > 1:
+                text += f" [{low:.2f}–{high:.2f}]"
+            cells.append(text)
+            means.append(_number(mean))
+            spreads += [_number(low), _number(high)]
+        table_rows.append(row + cells)
+        csv_rows.append(row + means + spreads)
+    return header, table_rows, csv_rows
+
+
+def csv_header(header: list[str], metrics: list[str]) -> list[str]:
+    """results.csv's columns: the table's, then ``<metric> min`` and ``<metric> max``."""
+    return header + [f"{name} {end}" for name in metrics for end in ("min", "max")]
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
@@ -123,12 +147,12 @@ def main(argv: list[str] | None = None) -> int:
               "output directory?)", file=sys.stderr)
         return 2
     metrics = metric_names(runs, args.metrics)
-    header, rows = summarise(runs, metrics)
+    header, table_rows, csv_rows = summarise(runs, metrics)
     out = args.out or root
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(header, rows)
+    table = markdown(header, table_rows)
     (out / "results.md").write_text(table)
-    write_csv(out / "results.csv", header, rows)
+    write_csv(out / "results.csv", csv_header(header, metrics), csv_rows)
     per_run_header = ["run_dir", *GROUP_KEYS, *AVERAGED_KEYS, *metrics]
     per_run = [
         [run["run_dir"], *(run["config"].get(k) for k in (*GROUP_KEYS, *AVERAGED_KEYS)),
