@@ -117,7 +117,14 @@ def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             f"{path}: no training config in the checkpoint (key {CONFIG_KEY!r}); only "
             "checkpoints written by `python -m iodvideo.train` can be evaluated with ckpt="
         )
-    detector = instantiate(OmegaConf.create(config["model"]))
+    try:
+        detector = instantiate(OmegaConf.create(config["model"]))
+    except Exception as err:  # noqa: BLE001 - a model config this version cannot build
+        raise ConfigError(
+            f"{path}: its model config cannot be built by this version of iodvideo ({err})"
+        ) from None
+    if not isinstance(ckpt.get("state_dict"), dict):
+        raise ConfigError(f"{path}: no state_dict in the checkpoint")
     prefix = "detector."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     try:

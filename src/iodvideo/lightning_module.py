@@ -112,7 +112,8 @@ class IODLitModule(pl.LightningModule):
         videos, ground_truth = self.trainer.datamodule.ground_truth(stage)
         metric = FrameAP(videos, ground_truth, self.detector.clip_len, self.iou_thresholds,
                          paper_metrics=self.paper_metrics or stage == "test")
-        self._metric = {stage: metric.to(self.device)}
+        # the clips stay in host memory; only a DDP gather (NCCL) needs them on the device
+        self._metric = {stage: metric.to(self.device) if self.trainer.world_size > 1 else metric}
 
     def on_validation_epoch_start(self) -> None:
         self._start_metric("val")

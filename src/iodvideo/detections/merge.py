@@ -6,18 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-
-def _tubelets(dets: np.ndarray, start: int, columns: int) -> np.ndarray:
-    """One clip's tubelets as float64 ``(N, 4K+1)``; an empty clip may have any empty shape."""
-    array = np.asarray(dets, dtype=np.float64)
-    if array.size == 0:
-        return array.reshape(0, columns)
-    if array.ndim != 2 or array.shape[1] != columns:
-        raise ValueError(
-            f"clip starting at frame {start}: expected (N, {columns}) tubelets for "
-            f"clip_len={columns // 4}, got shape {array.shape}"
-        )
-    return array
+from iodvideo.detections.rows import as_rows
 
 
 def clips_to_frame_detections(clip_dets: Mapping[int, np.ndarray], clip_len: int) -> np.ndarray:
@@ -31,7 +20,8 @@ def clips_to_frame_detections(clip_dets: Mapping[int, np.ndarray], clip_len: int
     """
     columns = 4 * clip_len + 1
     starts = sorted(clip_dets)
-    arrays = [_tubelets(clip_dets[s], s, columns) for s in starts]
+    arrays = [as_rows(clip_dets[s], columns, f"tubelets of the clip starting at frame {s} "
+                      f"(clip_len={clip_len})") for s in starts]
     if not arrays:
         return np.empty((0, 6), dtype=np.float64)
     tubelets = np.concatenate(arrays)

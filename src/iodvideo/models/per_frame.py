@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from iodvideo.models.memory_format import like_layout
+from iodvideo.models.temporal.layout import split_time
 
 
 def uses_batch_statistics(module: nn.Module) -> bool:
@@ -31,7 +32,7 @@ def uses_batch_statistics(module: nn.Module) -> bool:
 
 def split_frames(maps: Sequence[torch.Tensor], clip_len: int) -> list[list[torch.Tensor]]:
     """Clip-major ``(B*K, ...)`` maps → for each frame k, every map's ``(B, ...)`` rows of k."""
-    per_clip = [m.unflatten(0, (m.shape[0] // clip_len, clip_len)) for m in maps]
+    per_clip = [split_time(m, clip_len) for m in maps]  # checks K divides the batch
     return [[m[:, k] for m in per_clip] for k in range(clip_len)]
 
 

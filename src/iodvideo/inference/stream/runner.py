@@ -40,7 +40,6 @@ class ClipRunner:
     top_n: int = 100
     offset_scale: float = 18.0
     device: torch.device = torch.device("cpu")
-    config: dict | None = None
 
     def __post_init__(self) -> None:
         self.detector = self.detector.to(self.device).eval()
@@ -65,7 +64,6 @@ class ClipRunner:
             top_n=settings.top_n,
             offset_scale=settings.offset_scale,
             device=resolve_device(device),
-            config=config,
         )
 
     @property
