@@ -367,6 +367,8 @@ def results() -> nbformat.NotebookNode:
         # Results: tables, learning curves, PR curves and predictions
 
         * the test metrics of the training runs in `results/learning/` (`*_summary.json`),
+        * the paper's comparisons on SynthIOD, `results/tables/` (backbones, clip length, ζ,
+          layout),
         * their learning curves (train loss and validation AP per epoch, `*_metrics.csv`),
         * precision/recall curves from the evaluator (`iodvideo.evaluation`) on a tiny synthetic
           set of detections,
@@ -405,6 +407,16 @@ def results() -> nbformat.NotebookNode:
         print(f"plots: {'matplotlib' if plt else 'OpenCV (matplotlib not installed)'}")
 
 
+        def show_figure(fig, title):
+            \"\"\"A matplotlib figure as a PNG output, counted in FIGURES.\"\"\"
+            fig.tight_layout()
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=90)
+            plt.close(fig)
+            display(Image(data=buffer.getvalue()))
+            FIGURES.append(title)
+
+
         def line_plots(panels, x_label="epoch"):
             \"\"\"One row of line charts: ``[(title, {label: {x: y}}), ...]``.\"\"\"
             if plt is None:
@@ -419,12 +431,7 @@ def results() -> nbformat.NotebookNode:
                 ax.set_title(title)
                 ax.set_xlabel(x_label)
                 ax.legend(fontsize=7)
-            fig.tight_layout()
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=90)
-            plt.close(fig)
-            display(Image(data=buffer.getvalue()))
-            FIGURES.append(" / ".join(t for t, _ in panels))
+            show_figure(fig, " / ".join(t for t, _ in panels))
         """),
         markdown("""
         ## Test metrics per run
@@ -451,13 +458,65 @@ def results() -> nbformat.NotebookNode:
         SUMMARY = {"result_rows": len(rows), "summary_files": len(runs)}
         """),
         markdown("""
+        ## The paper's tables on SynthIOD
+
+        Each folder of `results/tables/` is one comparison run as Hydra multiruns over the three
+        splits (`results/tables/README.md`: the commands, the machine, the wall time) and
+        summarised by `scripts/collect.py`: test AP in percent, mean over the splits with the
+        min–max spread. The chart shows AP@0.5 on clear and on vague test videos per row (bar:
+        mean, whisker: min–max over the splits).
+        """),
+        code("""
+        import csv
+
+        TABLES = REPO / "results" / "tables"
+        BAR_METRICS = ("test/AP@0.5_clear", "test/AP@0.5_vague")
+
+
+        def table_rows(path):
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            if not rows:
+                return [], []
+            columns = list(rows[0])
+            settings = columns[: columns.index("splits")]
+            shown = [k for k in settings if k not in ("experiment", "input_size")
+                     and len({r[k] for r in rows}) > 1] or settings[:1]
+            return rows, shown
+
+
+        tables = sorted(TABLES.glob("*/results.csv"))
+        for path in tables:
+            display(Markdown(f"### {path.parent.name}\\n\\n" +
+                             (path.parent / "results.md").read_text()))
+            rows, shown = table_rows(path)
+            rows = [r for r in rows if all(r.get(m, "-") != "-" for m in BAR_METRICS)]  # diverged
+            if plt is None or not rows or not all(m in rows[0] for m in BAR_METRICS):
+                continue
+            labels = [" ".join(r[k] for k in shown) for r in rows]
+            fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
+            y = np.arange(len(rows))
+            for offset, metric in zip((-0.2, 0.2), BAR_METRICS, strict=True):
+                mean = np.array([float(r[metric]) for r in rows])
+                low = mean - np.array([float(r[f"{metric} min"]) for r in rows])
+                high = np.array([float(r[f"{metric} max"]) for r in rows]) - mean
+                ax.barh(y + offset, mean, height=0.4, xerr=[low, high], capsize=2,
+                        label=metric.split("_")[-1])
+            ax.set_yticks(y, labels, fontsize=7)
+            ax.invert_yaxis()
+            ax.set_xlabel("test AP@0.5 (%), mean and min–max over splits")
+            ax.set_title(path.parent.name)
+            ax.legend(fontsize=7)
+            show_figure(fig, path.parent.name)
+        SUMMARY["tables"] = len(tables)
+        """),
+        markdown("""
         ## Learning curves
 
         Mean of the logged `train/loss` values of each epoch, and `val/frameAP@0.5` at the end
         of each epoch (the same reading as `scripts/plot_learning.py`).
         """),
         code("""
-        import csv
         from collections import defaultdict
 
 

@@ -9,7 +9,9 @@ group has several splits the markdown cell also gives their min–max spread
 (``52.83 [51.18–55.50]``) and results.csv has ``<metric> min`` / ``<metric> max`` columns. Writes
 ``results.md`` (markdown table), ``results.csv`` (same rows) and ``runs.csv`` (one row per
 job) into ``--out`` (default: the multirun directory) and prints the markdown table. Runs
-whose metric is missing (no validation) are listed but not averaged. Exit status 2 with one
+whose metric is missing (no validation) are listed but not averaged. A line under the table
+gives the number of jobs and their summed wall time (``wall_s``), and one line names each job
+that diverged (a non-finite loss; ``diverged`` in its metrics.json). Exit status 2 with one
 ``error:`` line when the directory holds no metrics file.
 """
 
@@ -26,8 +28,8 @@ from typing import Any
 
 METRICS_FILE = "metrics.json"
 # settings a table row is keyed by, in column order; split/seed are averaged over
-GROUP_KEYS = ("experiment", "backbone", "backbone_model", "sta", "clip_len", "zeta_sq",
-              "input_size")
+GROUP_KEYS = ("experiment", "backbone", "backbone_model", "sta", "motion_input", "legacy_layout",
+              "clip_len", "zeta_sq", "input_size")
 AVERAGED_KEYS = ("split", "seed")
 
 
@@ -73,10 +75,14 @@ def _number(value: float | None) -> str:
 
 
 def _label(key: str, value: Any) -> str:
+    if value is None:  # e.g. a metrics.json written before the key existed
+        return "-"
     if key == "sta":
         return "STAloss" if value else "MOV"
-    if value is None:
-        return "-"
+    if key == "motion_input":
+        return "motion" if value else "plain"
+    if key == "legacy_layout":
+        return "legacy" if value else "clean"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -97,6 +103,10 @@ def summarise(
     for _, members in sorted(groups.items()):
         config = members[0]["config"]
         splits = sorted({m["config"].get("split") for m in members})
+        if len(splits) < len(members):  # e.g. a rerun into the same folder under a new name
+            print(f"warning: {' '.join(_label(k, config.get(k)) for k in keys)}: "
+                  f"{len(members)} runs over {len(splits)} split(s); all are averaged",
+                  file=sys.stderr)
         row = [_label(k, config.get(k)) for k in keys]
         row.append(",".join(str(s) for s in splits))
         cells, means, spreads = [], [], []
@@ -126,6 +136,27 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def wall_note(runs: list[dict[str, Any]]) -> str:
+    """One line under the table: how many jobs, and their wall time (``wall_s`` in
+    metrics.json: data, fitting and test of each job; jobs that ran at the same time overlap,
+    so the sum is machine time, not the sweep's duration)."""
+    walls = [run["wall_s"] for run in runs if isinstance(run.get("wall_s"), int | float)]
+    if not walls:
+        return ""
+    unknown = len(runs) - len(walls)
+    return (f"\n{len(runs)} runs; job wall time {sum(walls) / 60:.1f} min in all"
+            + (f" ({unknown} without wall_s)" if unknown else "")
+            + f", {min(walls) / 60:.1f}–{max(walls) / 60:.1f} min per job.\n")
+
+
+def diverged_note(runs: list[dict[str, Any]]) -> str:
+    """One line per job that stopped on a non-finite loss (its row shows "-": a mean over the
+    splits that finished would hide the failure)."""
+    lines = [f"diverged: {run['run_dir']}: {run['diverged']}" for run in runs
+             if run.get("diverged")]
+    return "".join(f"\n{line}\n" for line in lines)
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -150,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     header, table_rows, csv_rows = summarise(runs, metrics)
     out = args.out or root
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(header, table_rows)
+    table = markdown(header, table_rows) + wall_note(runs) + diverged_note(runs)
     (out / "results.md").write_text(table)
     write_csv(out / "results.csv", csv_header(header, metrics), csv_rows)
-    per_run_header = ["run_dir", *GROUP_KEYS, *AVERAGED_KEYS, *metrics]
+    per_run_header = ["run_dir", *GROUP_KEYS, *AVERAGED_KEYS, "wall_s", *metrics]
     per_run = [
         [run["run_dir"], *(run["config"].get(k) for k in (*GROUP_KEYS, *AVERAGED_KEYS)),
-         *(run.get("metrics", {}).get(m) for m in metrics)]
+         run.get("wall_s"), *(run.get("metrics", {}).get(m) for m in metrics)]
         for run in runs
     ]
     write_csv(out / "runs.csv", per_run_header, per_run)

@@ -42,3 +42,37 @@ def test_a_missing_metric_is_not_averaged(tmp_path):
         {"config": {"backbone": "tsm", "sta": False, "split": 2}, "metrics": {}}))
     assert collect.main([str(tmp_path), "--metrics", "test/AP@0.5"]) == 0
     assert "| tsm | MOV | 1,2 | - |" in (tmp_path / "results.md").read_text()
+
+
+def test_input_and_layout_columns_appear_when_they_vary(tmp_path):
+    for name, motion, legacy in (("0", True, False), ("1", False, False), ("2", True, True)):
+        job = tmp_path / name
+        job.mkdir()
+        config = {"backbone": "tsm", "sta": False, "split": 1, "motion_input": motion,
+                  "legacy_layout": legacy}
+        (job / "metrics.json").write_text(json.dumps(
+            {"config": config, "metrics": {"test/AP@0.5": 10.0 + int(name)}}))
+    assert collect.main([str(tmp_path), "--metrics", "test/AP@0.5"]) == 0
+    table = (tmp_path / "results.md").read_text()
+    assert "| backbone | sta | motion_input | legacy_layout | splits |" in table, table
+    assert "| tsm | MOV | plain | clean | 1 | 11.00 |" in table, table
+    assert "| tsm | MOV | motion | legacy | 1 | 12.00 |" in table, table
+
+
+def test_the_table_notes_the_jobs_wall_time(tmp_path):
+    for name, wall in (("0", 120.0), ("1", 180.0)):
+        job = tmp_path / name
+        job.mkdir()
+        (job / "metrics.json").write_text(json.dumps(
+            {"config": {"backbone": "tsm", "sta": False, "split": int(name) + 1},
+             "metrics": {"test/AP@0.5": 1.0}, "wall_s": wall}))
+    assert collect.main([str(tmp_path), "--metrics", "test/AP@0.5"]) == 0
+    table = (tmp_path / "results.md").read_text()
+    assert table.endswith("2 runs; job wall time 5.0 min in all, 2.0–3.0 min per job.\n"), table
+
+
+def test_a_split_run_twice_is_flagged(tmp_path, capsys):
+    _job(tmp_path, "0", "tsm", 1, 40.0)
+    _job(tmp_path, "1", "tsm", 1, 50.0)
+    assert collect.main([str(tmp_path), "--metrics", "test/AP@0.5"]) == 0
+    assert "tsm MOV: 2 runs over 1 split(s)" in capsys.readouterr().err

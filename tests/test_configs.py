@@ -1,6 +1,6 @@
 """Config composition: the conf/ groups (model, callbacks, paths, hydra) composing to the same
-run config as before they were split out, the paper schedule, the ablation sweeps and the
-cluster launchers."""
+run config as before they were split out, the paper schedule, the results-table sweeps (CPU
+and paper scale) and the cluster launchers."""
 
 import importlib
 from pathlib import Path
@@ -156,18 +156,55 @@ def test_loss_switch_drives_the_decoder():
 
 
 @pytest.mark.parametrize(
-    ("experiment", "axes"),
+    ("experiment", "axes", "backbone"),
     [
-        ("ablation_backbones", {"backbone": "tsm,tam,tin,tea", "loss.sta": "false,true"}),
-        ("ablation_clip_len", {"data.clip_len": "2,4,6,8"}),
-        ("ablation_zeta", {"loss.zeta_sq": "1,2,4,16,64,256"}),
+        ("paper_backbones", {"backbone": "tsm,tam,tin,tdn,msnet,i3d,s3d"}, "resnet50"),
+        ("paper_clip_len", {"data.clip_len": "2,4,6,8"}, "res2net50_26w_4s"),
+        ("paper_zeta", {"loss.zeta_sq": "1,2,4,16,64,256"}, "res2net50_26w_4s"),
+        ("paper_layout", {"backbone.legacy_layout": "false,true"}, "resnet50"),
     ],
 )
-def test_ablation_experiments_sweep_the_paper_axes_over_three_splits(experiment, axes):
+def test_paper_tables_sweep_the_paper_axes_over_three_splits(experiment, axes, backbone):
     cfg = _compose(f"experiment={experiment}", "data.root=/data/TLGDM")
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
     assert params == {**axes, "data.split": "1,2,3"}
     assert cfg.optimizer.lr == 5e-4 and cfg.trainer.max_epochs == 12  # on the paper schedule
+    assert cfg.data.input_size == 288 and cfg.backbone.model_name == backbone
+    assert cfg.model.motion_input is False  # the paper's input
+    assert cfg.hydra.sweep.dir == f"multirun/{experiment}"
+    assert cfg.loss.sta is (experiment != "paper_backbones")  # Table 2's MOV rows first
+
+
+@pytest.mark.parametrize(
+    ("experiment", "axes"),
+    [
+        ("cpu_backbones", {"backbone": "resnet,tsm,tam,tin,tea,tdn,msnet,i3d,s3d"}),
+        ("cpu_clip_len", {"data.clip_len": "2,4,6,8"}),
+        ("cpu_zeta", {"loss.zeta_sq": "1,4,16,64"}),
+        ("cpu_layout", {"backbone": "tsm,tea", "backbone.legacy_layout": "false,true"}),
+    ],
+)
+def test_cpu_tables_share_one_fixed_budget_regime(experiment, axes):
+    cfg = _compose(f"experiment={experiment}")
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    assert params == {**axes, "data.split": "1,2,3"}
+    assert cfg.data.input_size == 64 and cfg.trainer.max_epochs == 4
+    assert cfg.trainer.max_time is None and cfg.scheduler.time_budget is None  # by steps
+    assert cfg.trainer.limit_val_batches == 0 and cfg.callbacks.checkpoint is None
+    assert cfg.seed == cfg.data.split  # each split its own initialisation and training clips
+    assert cfg.model.motion_input is True and cfg.data.online is not None
+    assert cfg.hydra.launcher.n_jobs == 2
+    assert cfg.hydra.sweep.dir == f"multirun/{experiment}"
+    assert cfg.loss.sta is (experiment == "cpu_zeta")
+
+
+def test_table_job_directories_are_named_by_every_table_axis():
+    for cfg in (_compose("experiment=cpu_layout"),
+                _compose("experiment=paper_zeta", "data.root=/data/TLGDM")):
+        subdir = _raw(cfg.hydra.sweep)["subdir"]
+        for axis in ("${hydra.runtime.choices.backbone}", "${loss.sta}", "${model.motion_input}",
+                     "${data.clip_len}", "${loss.zeta_sq}", "legacy_layout", "${data.split}"):
+            assert axis in subdir
 
 
 def test_ddp_trainer_config():

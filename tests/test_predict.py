@@ -31,7 +31,8 @@ def test_predict_cli_writes_every_output(resnet_ckpt: Path, plume_root: Path, pl
     out = work / "pred_cli"
     proc = run_module("iodvideo.predict", f"ckpt={resnet_ckpt}", f"input={plume_video}",
                       f"gt={plume_root / 'TrueLeakedGas.pkl'}", "progress=false",
-                      "link.min_length=3", "link.min_score=0", f"hydra.run.dir={out}")
+                      "link.min_length=3", "link.min_score=0", "coco_results=true",
+                      f"hydra.run.dir={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     n, height, width = 40, 64, 80
     rows = _csv(out / "detections.csv")
@@ -60,6 +61,15 @@ def test_predict_cli_writes_every_output(resnet_ckpt: Path, plume_root: Path, pl
     assert "AP@0.5" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == n and summary["backbone"] == "resnet"
+    coco = json.loads((out / "detections.coco.json").read_text())
+    assert len(coco) == n and summary["coco_image_ids"].endswith(f"video {VIDEO}")
+    from iodvideo.data.annotations import load_annotations
+    from iodvideo.data.formats.coco import coco_from_annotations
+
+    doc = coco_from_annotations(load_annotations(plume_root / "TrueLeakedGas.pkl"))
+    vid = next(v["id"] for v in doc["videos"] if v["name"] == VIDEO)
+    ids = {i["frame_id"] + 1: i["id"] for i in doc["images"] if i["video_id"] == vid}
+    assert [c["image_id"] for c in coco] == [ids[int(r["frame"])] for r in rows]
 
 
 def test_merging_equals_evaluation(resnet_ckpt: Path, plume_root: Path) -> None:
@@ -143,3 +153,34 @@ def test_video_key_is_found_from_a_bare_file_name() -> None:
     assert video_key("clip.avi", keys, "TrueLeakedGas/001_wild_static_vague") == (
         "TrueLeakedGas/001_wild_static_vague")
     assert video_key("unknown.avi", keys, None) is None
+
+
+def test_coco_results_number_images_like_the_coco_export(tmp_path: Path) -> None:
+    """Detections as COCO results: image ids as ``convert --to coco`` numbers the video's
+    frames (videos in pickle order, every frame an image), else the frame number."""
+    import pickle
+
+    from iodvideo.data.annotations import load_annotations
+    from iodvideo.data.formats.coco import coco_from_annotations
+    from iodvideo.inference.stream.offline import VideoPrediction
+    from iodvideo.predict import write_coco_results
+
+    tube = np.array([[f, 1, 1, 9, 9] for f in range(1, 6)], np.float32)
+    raw = {"labels": ["gas"], "nframes": {"a": 3, "b": 5},
+           "resolution": {"a": (24, 32), "b": (24, 32)}, "train_videos": [["a"]],
+           "test_videos": [["b"]], "gttubes": {"a": {0: [tube[:3]]}, "b": {0: [tube]}}}
+    (tmp_path / "ann.pkl").write_bytes(pickle.dumps(raw, protocol=4))
+    ann = load_annotations(tmp_path / "ann.pkl")
+    shown = np.array([[2, 1.5, 2.0, 11.25, 12.0, 0.8], [5, 0.0, 1.0, 4.0, 3.0, 0.25]])
+    pred = VideoPrediction("b", 5, (24, 32), 25.0, shown, np.zeros(2, np.int64))
+    assert write_coco_results(tmp_path, pred, (ann, "b")).endswith("video b")
+    results = json.loads((tmp_path / "detections.coco.json").read_text())
+    images = coco_from_annotations(ann)["images"]
+    expected = [next(i["id"] for i in images if i["file_name"] == f"b/{f:05d}.png")
+                for f in (2, 5)]
+    assert [r["image_id"] for r in results] == expected == [5, 8]  # video a holds images 1-3
+    assert results[0] == {"image_id": 5, "category_id": 1, "bbox": [1.5, 2.0, 9.75, 10.0],
+                          "score": 0.8}
+    assert write_coco_results(tmp_path, pred, None) == "frame number"
+    results = json.loads((tmp_path / "detections.coco.json").read_text())
+    assert [r["image_id"] for r in results] == [2, 5]

@@ -137,6 +137,33 @@ def test_two_job_multirun_bf16_channels_last_and_collect(synth_root, tmp_path):
     assert len(list(csv.DictReader(open(sweep / "runs.csv")))) == 2
 
 
+TINY = ("data.synth.num_videos=4", "data.synth.min_frames=16", "data.synth.max_frames=16",
+        "data.synth.height=64", "data.synth.width=64", "data.batch_size=2",
+        "data.eval_batch_size=8", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
+        "model.neck.channels=32", "model.neck.out_channels=16", "model.heads.head_conv=32",
+        "model.heads.wh_head_conv=16")
+
+
+def test_cpu_table_regime_runs_two_jobs_with_loader_workers(synth_root, tmp_path):
+    # the CPU results tables: joblib jobs whose DataLoaders start worker processes, no
+    # validation, the final weights scored, job folders named by the swept values
+    sweep = tmp_path / "table"
+    result = _run("-m", "experiment=cpu_clip_len", f"data.root={synth_root}", "data.split=1",
+                  "data.clip_len=2,4", "data.num_workers=1", f"hydra.sweep.dir={sweep}", *TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == [f"tsm,sta=False,motion=True,K={k},zeta_sq=4.0,legacy=False,split=1"
+                    for k in (2, 4)]
+    for job in jobs:
+        summary = json.loads((sweep / job / "metrics.json").read_text())
+        assert summary["value"] is None and summary["test_checkpoint"] is None  # no validation
+        assert summary["best_checkpoint"] is None
+        assert summary["metrics"]["test/AP@0.5"] is not None and summary["wall_s"] > 0
+        assert summary["config"]["motion_input"] is True and summary["config"]["seed"] == 1
+    assert "the final weights" in result.stdout
+    assert "WARNING] - val/frameAP@0.5 was not computed" not in result.stdout  # planned
+
+
 def test_ddp_two_cpu_processes_over_gloo(synth_root, tmp_path):
     run = tmp_path / "ddp"
     result = _smoke(synth_root, "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2",
@@ -158,9 +185,36 @@ def test_nan_loss_stops_the_run_with_one_error_line(synth_root, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_diverged_sweep_job_is_recorded_and_the_sweep_goes_on(synth_root, tmp_path):
+    sweep = tmp_path / "multirun"
+    result = _smoke(synth_root, "loss.hm_weight=nan,1", f"hydra.sweep.dir={sweep}",
+                    multirun=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    diverged, finished = (json.loads((sweep / job / "metrics.json").read_text())
+                          for job in ("0", "1"))
+    assert "non-finite loss at global step 0" in diverged["diverged"]
+    assert finished["diverged"] is None and finished["metrics"]["test/AP@0.5"] is not None
+    result = _run("scripts/collect.py", str(sweep), "--metrics", "test/AP@0.5", module="")
+    assert result.returncode == 0, result.stderr
+    assert "diverged: 0: non-finite loss at global step 0" in result.stdout
+
+
 def test_unknown_config_key_fails_before_any_work(tmp_path):
     root, run = tmp_path / "never", tmp_path / "run"
     result = _run("experiment=smoke", f"data.root={root}", "loss.zeta=4", f"hydra.run.dir={run}")
     assert result.returncode == 1
     assert "Could not override 'loss.zeta'" in result.stderr
     assert not root.exists() and not run.exists()
+
+
+def test_pretrained_weights_offline_end_the_run_with_one_error_line(
+    synth_root, tmp_path, monkeypatch
+):
+    # HF_HUB_OFFLINE=1 (set by _run, as in CI) and an empty cache: no download is attempted
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    result = _run("experiment=smoke", f"data.root={synth_root}", "backbone.pretrained=true",
+                  f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "HF_HUB_OFFLINE=1" in errors[0]
+    assert "backbone.weights_path=" in errors[0] and "Traceback" not in result.stderr

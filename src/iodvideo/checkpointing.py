@@ -10,6 +10,7 @@ the file alone; eval, predict, monitor and export all load through it.
 from __future__ import annotations
 
 import collections
+import copy
 import random
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -97,6 +98,18 @@ def config_value(config: Mapping[str, Any], dotted: str, default: Any = None) ->
     return node
 
 
+def without_initial_weights(model: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's model config with the backbone's starting weights switched off
+    (``pretrained``, ``weights_path``): the checkpoint's own weights replace them at once, so
+    fetching ImageNet weights — or needing the training machine's local file — is waste, and
+    offline it would stop evaluation for nothing."""
+    model = copy.deepcopy(model)
+    backbone = model.get("backbone")
+    if isinstance(backbone, dict):
+        backbone.update({"pretrained": False, "weights_path": None})
+    return model
+
+
 def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild the ``ClipDetector`` of a training checkpoint (its resolved config travels in
     the checkpoint under :data:`CONFIG_KEY`) and load its weights; returns (detector in eval
@@ -118,7 +131,7 @@ def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
             "checkpoints written by `python -m iodvideo.train` can be evaluated with ckpt="
         )
     try:
-        detector = instantiate(OmegaConf.create(config["model"]))
+        detector = instantiate(OmegaConf.create(without_initial_weights(config["model"])))
     except Exception as err:  # noqa: BLE001 - a model config this version cannot build
         raise ConfigError(
             f"{path}: its model config cannot be built by this version of iodvideo ({err})"

@@ -61,14 +61,17 @@ log = logging.getLogger(__name__)
 @dataclass
 class SplitDetections:
     """What one split is scored on: frame detections per test video, the test videos in
-    order, their GT tubes, and — when tube AP is asked for and the source has them — the
-    per-clip tubelets ``{video: {start: (N, 4K+1)}}`` with their clip length K."""
+    order, their GT boxes (``gt_boxes``: every tube's rows of a video, ``(n, 5)``, see
+    ``Annotations.frame_boxes``), and — when tube AP is asked for and the source has them —
+    the per-clip tubelets ``{video: {start: (N, 4K+1)}}`` with their clip length K and the
+    GT tubes themselves (``gt_tubes``: video → list of tubes)."""
 
     detections: dict[str, np.ndarray]
     videos: list[str]
-    tubes: dict[str, np.ndarray]
+    gt_boxes: dict[str, np.ndarray]
     clips: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     clip_len: int = 8
+    gt_tubes: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
 
 def _splits(cfg: DictConfig) -> list[int]:
@@ -92,10 +95,10 @@ def annotations_path(cfg: DictConfig) -> Path:
 
 
 def score_split(
-    detections: dict[str, np.ndarray], videos: list[str], tubes: dict[str, np.ndarray],
+    detections: dict[str, np.ndarray], videos: list[str], gt_boxes: dict[str, np.ndarray],
     rescore: bool = True, workers: int | None = None,
 ) -> SplitMetrics:
-    return paper_metrics(detections, {v: tubes[v] for v in videos}, rescore, workers)
+    return paper_metrics(detections, {v: gt_boxes[v] for v in videos}, rescore, workers)
 
 
 def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetections]:
@@ -144,8 +147,9 @@ def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetec
             v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len)
             for v in videos if (root / v).is_dir()
         } if cfg.tube_ap else {}
-        tubes = {v: annotations.tube(v) for v in videos}
-        out[split] = SplitDetections(dets, videos, tubes, clips, clip_len)
+        gt_boxes = {v: annotations.frame_boxes(v) for v in videos}
+        gt_tubes = {v: annotations.tubes(v) for v in videos} if cfg.tube_ap else {}
+        out[split] = SplitDetections(dets, videos, gt_boxes, clips, clip_len, gt_tubes)
     return out
 
 
@@ -154,8 +158,8 @@ def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
     if not split.clips:
         return None
     linked = {v: build_tubes(c, split.clip_len) for v, c in split.clips.items()
-              if v in split.tubes}
-    aps = video_ap(linked, {v: [split.tubes[v]] for v in split.videos},
+              if v in split.gt_boxes}
+    aps = video_ap(linked, {v: split.gt_tubes[v] for v in split.videos},
                    thresholds=(0.2, 0.5, 0.75))
     return {f"videoAP@{t:g}": 100 * ap for t, ap in aps.items()}
 
@@ -188,13 +192,15 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, S
         datamodule.set_context(detector.context_frames)  # the model says how long clips are
         datamodule.prepare_data()
         datamodule.setup("validate")
-        videos, tubes = datamodule.eval_ground_truth()
+        videos, gt_boxes = datamodule.eval_ground_truth()
         clips = infer_clips(detector, datamodule.test_dataloader(), videos, decode, device)
         dets = {v: clips_to_frame_detections(c, clip_len) for v, c in clips.items()}
         if cfg.save_detections:
             save_detections(out_dir / "detections" / f"split{split}", dets)
-        out[split] = SplitDetections(dets, list(videos), dict(tubes),
-                                     clips if cfg.tube_ap else {}, clip_len)
+        gt_tubes = ({v: datamodule.annotations.tubes(v) for v in videos}
+                    if cfg.tube_ap else {})
+        out[split] = SplitDetections(dets, list(videos), dict(gt_boxes),
+                                     clips if cfg.tube_ap else {}, clip_len, gt_tubes)
     return out
 
 
@@ -211,14 +217,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     rows: dict[str, dict[str, float]] = {}
     tube_rows: dict[str, dict[str, float]] = {}
     breakdowns, extra = {}, {"splits": splits, "source": str(cfg.ckpt or cfg.detections)}
-    all_tubes = {}
+    all_boxes = {}
     for split_dets in per_split.values():
-        all_tubes.update(split_dets.tubes)
-    terciles = size_terciles(all_tubes.values()) if all_tubes else None
+        all_boxes.update(split_dets.gt_boxes)
+    terciles = size_terciles(all_boxes.values()) if all_boxes else None
     workers = default_workers() if str(cfg.workers) == "auto" else int(cfg.workers)
     for split, split_dets in per_split.items():
-        videos, tubes = split_dets.videos, split_dets.tubes
-        result = score_split(split_dets.detections, videos, tubes, bool(cfg.rescore), workers)
+        videos, gt_boxes = split_dets.videos, split_dets.gt_boxes
+        result = score_split(split_dets.detections, videos, gt_boxes, bool(cfg.rescore), workers)
         label = f"split {split}"
         rows[label] = result.metrics
         extra.setdefault("ap_per_threshold", {})[label] = {
@@ -229,7 +235,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "detections": int(len(result.scored.score)),
         }
         if cfg.breakdown:
-            breakdowns[label] = breakdown(result.scored, tubes, terciles)
+            breakdowns[label] = breakdown(result.scored, gt_boxes, terciles)
             write_per_video(out_dir / f"per_video_split{split}.csv", per_video(result.scored))
         if cfg.plots:
             write_pr_plots(out_dir, result.scored, f"split{split}_")

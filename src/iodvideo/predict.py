@@ -4,9 +4,10 @@ Rebuilds the detector from the checkpoint (any backbone: the training config tra
 it), reads the input once with decord (or the frame images), runs every clip (stride 1 by
 default; frames resized as in training, boxes mapped back to the original size), merges clips
 per frame exactly as evaluation does, links tubes (§9.3) and writes per-frame detections
-(CSV + JSON lines, one track id per linked tube), ``tracks.csv``, an annotated ``.mp4`` and a
-``.gif`` preview with an optional frame-difference panel. With ``gt=<annotation pickle>`` it
-also prints this video's frameAP. Videos shorter than K are padded by edge replication.
+(CSV + JSON lines, one track id per linked tube; optionally COCO results JSON),
+``tracks.csv``, an annotated ``.mp4`` and a ``.gif`` preview with an optional
+frame-difference panel. With ``gt=<annotation pickle>`` it also prints this video's frameAP
+against all of the video's GT boxes. Videos shorter than K are padded by edge replication.
 """
 
 from __future__ import annotations
@@ -158,9 +159,10 @@ def video_key(spec: str, keys: set[str], explicit: str | None) -> str | None:
     return None
 
 
-def gt_metrics(cfg: DictConfig, spec: str, pred: VideoPrediction) -> dict[str, float] | None:
+def gt_video(cfg: DictConfig, spec: str, pred: VideoPrediction) -> tuple[Any, str] | None:
+    """The ``gt=`` annotations and this input's key in them (None, with a warning, when the
+    video is not in them); its frame count must match the input's."""
     from iodvideo.data.annotations import load_annotations
-    from iodvideo.evaluation.metrics import paper_metrics
 
     annotations = load_annotations(Path(str(cfg.gt)))
     key = video_key(spec, set(annotations.nframes), cfg.video)
@@ -171,10 +173,45 @@ def gt_metrics(cfg: DictConfig, spec: str, pred: VideoPrediction) -> dict[str, f
     if annotations.nframes[key] != pred.num_frames:
         raise ConfigError(f"{spec}: has {pred.num_frames} frames but {cfg.gt} says video "
                           f"{key} has {annotations.nframes[key]}")
+    return annotations, key
+
+
+def gt_metrics(annotations: Any, key: str, pred: VideoPrediction) -> dict[str, Any]:
+    """This video's frameAP metrics against every GT box of it (all its tubes)."""
+    from iodvideo.evaluation.metrics import paper_metrics
+
     assert pred.merged is not None
-    result = paper_metrics({key: pred.merged}, {key: annotations.tube(key)}, workers=1)
+    result = paper_metrics({key: pred.merged}, {key: annotations.frame_boxes(key)}, workers=1)
     metrics = {k: v for k, v in result.metrics.items() if np.isfinite(v)}
     return {"video": key, **metrics}
+
+
+def coco_results(pred: VideoPrediction, first_image_id: int = 1,
+                 category_id: int = 1) -> list[dict[str, Any]]:
+    """The written detections (``detections.csv``'s rows) as COCO results: frame ``f`` is
+    image ``first_image_id + f - 1``, ``bbox`` is ``[x1, y1, x2 - x1, y2 - y1]`` (the
+    convention of ``convert --to coco``), one category (the detector has one class)."""
+    return [{"image_id": first_image_id + int(row[0]) - 1, "category_id": category_id,
+             "bbox": [round(float(v), 2) for v in (row[1], row[2], row[3] - row[1],
+                                                   row[4] - row[2])],
+             "score": round(float(row[5]), 6)} for row in pred.shown]
+
+
+def write_coco_results(out_dir: Path, pred: VideoPrediction,
+                       gt: tuple[Any, str] | None) -> str:
+    """``detections.coco.json``; image ids as ``python -m iodvideo.data.convert <gt> --to
+    coco`` numbers this video's frames when ``gt`` holds it, else the frame number (what that
+    export gives for a pickle of this video alone). Returns which numbering was used."""
+    first, numbering = 1, "frame number"
+    if gt is not None:
+        from iodvideo.data.formats.coco import coco_first_image_ids
+
+        annotations, key = gt
+        first = coco_first_image_ids(annotations)[key]
+        numbering = f"{annotations.path} --to coco, video {key}"
+    results = coco_results(pred, first)
+    (out_dir / "detections.coco.json").write_text(json.dumps(results))
+    return numbering
 
 
 def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -> dict[str, Any]:
@@ -196,6 +233,8 @@ def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -
             link=link, progress=update,
         )
     write_detections(out_dir, pred)
+    gt = gt_video(cfg, spec, pred) if cfg.gt else None
+    numbering = write_coco_results(out_dir, pred, gt) if cfg.get("coco_results") else None
     if cfg.save_merged and pred.merged is not None:
         np.save(out_dir / "detections_merged.npy", pred.merged)
     previews = render_video(source, pred, out_dir, cfg.render)
@@ -209,15 +248,15 @@ def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -
         "outputs": sorted(p.name for p in out_dir.iterdir()) + [p.name for p in previews
                                                                  if not p.exists()],
     }
-    if cfg.gt:
-        metrics = gt_metrics(cfg, spec, pred)
-        if metrics is not None:
-            from iodvideo.evaluation.report import metrics_table
+    if numbering is not None:
+        summary["coco_image_ids"] = numbering
+    if gt is not None:
+        from iodvideo.evaluation.report import metrics_table
 
-            (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-            print(metrics_table({metrics["video"]: metrics},
-                                [n for n in metrics if n != "video"]))
-            summary["metrics"] = metrics
+        metrics = gt_metrics(*gt, pred)
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        print(metrics_table({metrics["video"]: metrics}, [n for n in metrics if n != "video"]))
+        summary["metrics"] = metrics
     summary["outputs"] = sorted(p.name for p in out_dir.iterdir())
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"{pred.name}: {pred.num_frames} frames, {len(pred.tubes)} track(s), "

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,7 +28,7 @@ from iodvideo.checkpointing import SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import exit_on_user_error
 from iodvideo.hardware import describe_machine, describe_memory_format, describe_precision
-from iodvideo.lightning_module import IODLitModule, latest_checkpoint
+from iodvideo.lightning_module import IODLitModule, NonFiniteLossError, latest_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ METRICS_FILE = "metrics.json"
 
 def train(cfg: DictConfig) -> float | None:
     """Fit ``cfg.model`` on ``cfg.data``; return ``cfg.optimized_metric`` (frameAP, percent)."""
+    started = time.monotonic()
     if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first big tensor, and inherited by forked workers
     datamodule = instantiate(cfg.data)
@@ -63,16 +66,29 @@ def train(cfg: DictConfig) -> float | None:
         logger.log_hyperparams(resolved)
     if trainer.is_global_zero:
         print(hardware_summary(cfg), flush=True)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    except NonFiniteLossError as err:
+        if not in_sweep():
+            raise  # a single run ends with the error line (exit status 2)
+        # one diverged job must not cost a sweep its remaining jobs: record it and go on
+        log.error("%s", err)
+        if trainer.is_global_zero:
+            write_metrics(cfg, trainer, None, logged_scalars(trainer), None,
+                          wall_s=time.monotonic() - started, diverged=str(err))
+        return None
 
     fitted = logged_scalars(trainer)  # before trainer.test resets the logged metrics
     value = fitted.get(cfg.optimized_metric)
     test, tested = (test_selected(trainer, module, datamodule) if cfg.test_after_fit
                     else ({}, None))
     if trainer.is_global_zero:
-        write_metrics(cfg, trainer, value, {**fitted, **test}, tested)
+        write_metrics(cfg, trainer, value, {**fitted, **test}, tested,
+                      wall_s=time.monotonic() - started)
     if value is None:
-        log.warning("%s was not computed (no validation ran)", cfg.optimized_metric)
+        planned = cfg.trainer.get("limit_val_batches") == 0  # validation off by design
+        (log.info if planned else log.warning)(
+            "%s was not computed (no validation ran)", cfg.optimized_metric)
     elif trainer.is_global_zero:
         print(f"{cfg.optimized_metric} on split {datamodule.split} validation videos "
               f"({len(datamodule.val_videos())} held-out training videos): {value:.2f}")
@@ -85,12 +101,24 @@ def test_selected(
     trainer: pl.Trainer, module: IODLitModule, datamodule: Any
 ) -> tuple[dict[str, float], str | None]:
     """Score the test videos once, with the checkpoint chosen on validation (the best by
-    ``optimized_metric``; the final weights when no best was kept): test metrics in percent,
-    and the checkpoint used (None: the final weights)."""
-    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+    ``optimized_metric``; the final weights when no callback ranks checkpoints): test metrics
+    in percent, and the checkpoint used (None: the final weights)."""
+    best = best_checkpoint(trainer)  # None (nothing ranks checkpoints): the final weights
     trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
     test = {k: v for k, v in logged_scalars(trainer).items() if k.startswith("test/")}
     return test, best
+
+
+def in_sweep() -> bool:
+    """Whether this process runs one job of a Hydra multirun (``-m``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def best_checkpoint(trainer: pl.Trainer) -> str | None:
+    """The best checkpoint of the first callback that ranks checkpoints by a monitored metric;
+    None where none does (no validation, e.g. the CPU results tables) or nothing was saved."""
+    ranked = [c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)]
+    return (ranked[0].best_model_path or None) if ranked else None
 
 
 def logged_scalars(trainer: pl.Trainer) -> dict[str, float | None]:
@@ -104,13 +132,14 @@ def logged_scalars(trainer: pl.Trainer) -> dict[str, float | None]:
 
 def test_summary(test: dict[str, float], datamodule: Any, checkpoint: str | None) -> str:
     """One line: the test metrics (AP@0.5, and on clear / vague videos beside it)."""
-    chosen = Path(checkpoint).name if checkpoint else "the final weights"
+    chosen = (f"{Path(checkpoint).name} chosen on validation" if checkpoint
+              else "the final weights")
     shown = (("AP@0.5", "AP@0.5"), ("clear", "AP@0.5_clear"), ("vague", "AP@0.5_vague"),
              ("AP@0.75", "AP@0.75"), ("AP@0.5:0.95", "AP@0.5:0.95"))
     values = " | ".join(f"{label} {test[f'test/{key}']:.2f}" for label, key in shown
                         if f"test/{key}" in test)
     return (f"test on split {datamodule.split} ({len(datamodule.test_videos())} videos, "
-            f"{chosen} chosen on validation): {values}")
+            f"{chosen}): {values}")
 
 
 def hardware_summary(cfg: DictConfig) -> str:
@@ -135,6 +164,8 @@ def run_summary(cfg: DictConfig, choices: dict[str, Any] | None = None) -> dict[
         "backbone": choices.get("backbone"),
         "backbone_model": backbone.get("model_name"),
         "sta": bool(cfg.loss.get("sta", False)),
+        "motion_input": bool(cfg.model.get("motion_input", False)),
+        "legacy_layout": bool(backbone.get("legacy_layout", False)),
         "clip_len": int(cfg.data.clip_len),
         "zeta_sq": float(cfg.loss.get("zeta_sq", 4.0)),
         "split": int(cfg.data.split),
@@ -150,15 +181,17 @@ def write_metrics(
     value: float | None,
     scalars: dict[str, float | None],
     tested: str | None = None,
+    wall_s: float | None = None,
+    diverged: str | None = None,
 ) -> Path | None:
     """``<run dir>/metrics.json``: the optimised (validation) metric, every logged scalar
     (``test/*``: the test videos scored with the checkpoint chosen on validation,
-    ``test_checkpoint``), the run's ablation settings and the Hydra overrides, in plain
-    JSON."""
+    ``test_checkpoint``), the run's ablation settings, the Hydra overrides and the run's wall
+    time (``wall_s``: data, fitting and test, from the start of ``train``), in plain JSON.
+    ``diverged``: the non-finite-loss message of a sweep job that stopped (else null)."""
     if not HydraConfig.initialized():
         return None
     hydra_cfg = HydraConfig.get()
-    checkpoint = trainer.checkpoint_callback
     record = {
         "optimized_metric": cfg.optimized_metric,
         "value": value,
@@ -168,9 +201,11 @@ def write_metrics(
         "config": run_summary(cfg, dict(hydra_cfg.runtime.choices)),
         "overrides": list(hydra_cfg.overrides.task),
         "job_num": hydra_cfg.job.get("num"),
-        "best_checkpoint": getattr(checkpoint, "best_model_path", None) or None,
+        "best_checkpoint": best_checkpoint(trainer),
         "last_checkpoint": latest_checkpoint(trainer),
         "test_checkpoint": tested,
+        "wall_s": None if wall_s is None else round(wall_s, 1),
+        "diverged": diverged,
     }
     path = Path(hydra_cfg.runtime.output_dir) / METRICS_FILE
     tmp = path.with_suffix(".json.tmp")

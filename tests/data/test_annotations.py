@@ -92,11 +92,38 @@ def test_every_problem_is_reported_with_its_video(tmp_path):
     assert "unknown videos ['ghost']" in message
 
 
-def test_tube_must_cover_every_frame(tmp_path):
+def test_partial_and_overlapping_tubes_are_valid(tmp_path):
+    """Tubes may cover part of the video, skip frames and overlap each other in time; the GT
+    boxes of the video are all their rows by frame (none on frame 5, two on frames 2-3)."""
+    data = _minimal(3)  # frames 1-3
+    data["nframes"]["a"] = 6
+    late = np.array([[2, 5, 5, 9, 9], [3, 5, 5, 9, 9], [6, 5, 5, 9, 9]], np.float32)
+    data["gttubes"]["a"][0].append(late)
+    ann = load_annotations(_write(tmp_path / "partial.pkl", data))
+    assert len(ann.tubes("a")) == 2
+    boxes = ann.frame_boxes("a")
+    assert boxes.dtype == np.float32 and boxes[:, 0].tolist() == [1, 2, 2, 3, 3, 6]
+    np.testing.assert_array_equal(boxes[1:3, 1], [1, 5])  # one frame's rows in tube order
+    with pytest.raises(AnnotationError, match="has 2 tubes, expected 1"):
+        ann.tube("a")
+
+
+@pytest.mark.parametrize(("frames", "message"), [
+    ([1, 1, 2], "must list its frames in increasing order, each frame once"),
+    ([2, 1, 3], "must list its frames in increasing order, each frame once"),
+    ([0, 1, 2], r"has frames outside 1\.\.5 \(\[0\]\)"),
+    ([4, 5, 6], r"has frames outside 1\.\.5 \(\[6\]\)"),
+    ([1, 2.5, 3], "has non-integer frame numbers"),
+])
+def test_tube_frames_must_be_unique_increasing_and_inside_the_video(tmp_path, frames, message):
     data = _minimal(3)
     data["nframes"]["a"] = 5
-    with pytest.raises(AnnotationError, match=r"a: tube 0 must cover frames 1\.\.5"):
-        load_annotations(_write(tmp_path / "short.pkl", data))
+    data["gttubes"]["a"][0][0][:, 0] = frames
+    with pytest.raises(AnnotationError, match=f"a: tube 0 {message}"):
+        load_annotations(_write(tmp_path / "bad.pkl", data))
+    data["gttubes"]["a"][0][0] = np.zeros((0, 5), np.float32)
+    with pytest.raises(AnnotationError, match=r"a: tube 0 must be an \(n, 5\) array"):
+        load_annotations(_write(tmp_path / "empty.pkl", data))
 
 
 def test_missing_file_and_garbage(tmp_path):

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from iodvideo.data.clips import clip_frames, inference_clips, key_index, training_clips
+from iodvideo.data.clips import (
+    clip_boxes,
+    clip_frames,
+    inference_clips,
+    key_index,
+    training_clips,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +68,33 @@ def test_clip_stride_must_be_positive(real_annotations):
     video = real_annotations.videos(1, "test")[0]
     with pytest.raises(ConfigError, match="stride"):
         inference_clips(real_annotations, [video], 8, stride=0)
+
+
+class _TwoPlumes:
+    """12 frames: plume A on 1-5 and 8-12, plume B on 2-5 and 8-11 (four tubes), no gas on
+    frames 6-7."""
+
+    nframes = {"v": 12}
+
+    def tubes(self, video):
+        def tube(first, last):
+            return np.array([[f, 0, 0, 5, 5] for f in range(first, last + 1)], np.float32)
+
+        return [tube(1, 5), tube(8, 12), tube(2, 5), tube(8, 11)]
+
+
+def test_training_clips_keep_only_starts_with_every_tube_wholly_in_or_out():
+    # K = 4: 2-5 holds A and B whole, 8-11 their second tubes; 1-4 cuts B, 9-12 cuts B's
+    # second tube, starts 3-7 cut a tube or lie on the gap
+    assert [c.start for c in training_clips(_TwoPlumes(), ["v"], 4)] == [2, 8]
+    assert [c.start for c in training_clips(_TwoPlumes(), ["v"], 2)] == [2, 3, 4, 8, 9, 10]
+
+
+def test_clip_boxes_are_the_tubes_present_on_every_clip_frame():
+    tubes = _TwoPlumes().tubes("v")
+    assert len(clip_boxes(tubes, 2, 4)) == 2 and len(clip_boxes(tubes, 8, 4)) == 2
+    assert len(clip_boxes(tubes, 9, 4)) == 1  # A's second tube; B's ends on frame 11
+    assert clip_boxes(tubes, 5, 4) == [] and clip_boxes(tubes, 6, 2) == []  # over the gap
+    gappy = np.array([[f, f, 0, f + 5, 5] for f in (1, 2, 3, 5, 6)], np.float32)
+    assert clip_boxes([gappy], 2, 3) == []  # frame 4 missing
+    np.testing.assert_array_equal(clip_boxes([gappy], 1, 3)[0][:, 0], [1, 2, 3])

@@ -93,3 +93,59 @@ def test_truncated_png_and_short_video(tiny_root):
     short = r"TrueLeakedGas\.pkl: video .*001_wild_static_vague has 6 frames"
     with pytest.raises(ConfigError, match=short):
         inference_clips(ann, ann.videos(1, "test"), 8)
+
+
+@pytest.fixture
+def two_plumes_root(tmp_path):
+    """32×32, 12 frames: plume A on frames 1-5 and 8-12 drifting right 1 px a frame, plume B
+    (still) on 2-5 and 8-11: two at once, and no gas on frames 6-7."""
+    nframes = 12
+    folder = tmp_path / "Frames" / VIDEO
+    folder.mkdir(parents=True)
+    for f in range(1, nframes + 1):
+        cv2.imwrite(str(folder / f"{f:05d}.png"), np.full((32, 32, 3), 10 * f, np.uint8))
+
+    def tube(first, last, box, dx):
+        return np.array([[f, box[0] + dx * f, box[1], box[2] + dx * f, box[3]]
+                         for f in range(first, last + 1)], np.float32)
+
+    a, b = (0, 0, 8, 8), (16, 16, 28, 24)
+    tubes = [tube(1, 5, a, 1), tube(8, 12, a, 1), tube(2, 5, b, 0), tube(8, 11, b, 0)]
+    ann = {"labels": ["TrueLeakedGas"], "nframes": {VIDEO: nframes},
+           "resolution": {VIDEO: (32, 32)}, "train_videos": [[]], "test_videos": [[VIDEO]],
+           "gttubes": {VIDEO: {0: tubes}}}
+    (tmp_path / "TrueLeakedGas.pkl").write_bytes(pickle.dumps(ann))
+    return tmp_path
+
+
+def test_targets_of_two_plumes_and_of_a_clip_over_the_gap(two_plumes_root):
+    from iodvideo.data.clips import Clip
+
+    ann = load_annotations(two_plumes_root / "TrueLeakedGas.pkl")
+    transform = ResizeNormalize(input_size=32, down_ratio=4)  # grid 8: 1 cell = 4 px
+    ds = ClipDataset(ann, [Clip(0, VIDEO, 2), Clip(0, VIDEO, 6)],
+                     FrameFolderReader(two_plumes_root / "Frames"), transform, 4)
+    both = ds[0]  # frames 2-5: two objects, each with a box on every frame
+    assert both["mask"][:3].tolist() == [1, 1, 0]
+    # widths/heights in grid cells per frame: A 8×8 px, B 12×8 px
+    np.testing.assert_allclose(both["wh"][0, :8].numpy(), [2, 2] * 4)
+    np.testing.assert_allclose(both["wh"][1, :8].numpy(), [3, 2] * 4)
+    # A's centre x moves 1 px = 0.25 cell a frame: (6, 7, 8, 9) px; key = frame 4 (index 2)
+    np.testing.assert_allclose(both["centers"][0, 0::2][:4].numpy(), [1.5, 1.75, 2.0, 2.25])
+    np.testing.assert_allclose(both["centers"][1, 0::2][:4].numpy(), [5.5] * 4)
+    hm = both["hm"][0].numpy()
+    assert hm[1, 2] == 1.0 and hm[5, 5] == 1.0  # one peak per plume at its key centre
+    assert sorted(both["index"][:2].tolist()) == [1 * 8 + 2, 5 * 8 + 5]
+    gap = ds[1]  # frames 6-9: no box on 6-7, the plumes' second tubes start on frame 8
+    assert gap["mask"].sum() == 0 and gap["hm"].sum() == 0
+
+
+def test_datamodule_ground_truth_is_every_box_of_every_tube(two_plumes_root):
+    from iodvideo.data.datamodule import IODVideoDataModule
+
+    data = IODVideoDataModule(str(two_plumes_root), clip_len=4, input_size=32, down_ratio=4,
+                              num_workers=0, val_fraction=0.0)
+    videos, gt = data.ground_truth("test")
+    assert videos == [VIDEO]
+    assert gt[VIDEO][:, 0].tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 8, 8, 9, 9, 10, 10, 11, 11, 12]
+    assert len(data.test_dataloader().dataset) == 9  # every start, gap or not

@@ -48,3 +48,42 @@ def test_eval_cli_scores_a_detection_directory(tmp_path: Path) -> None:
     proc = _run(f"detections={bad}", f"data.annotations={pkl}", "split=1", f"output_dir={out}")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "999_x_static_clear" in proc.stderr
+
+
+def test_eval_scores_several_partial_tubes_per_video_in_process(tmp_path: Path) -> None:
+    """A 20-frame video with plume A on every frame and plume B on 1-3 and 6-20 (two tubes,
+    no B on 4-5), scored from the original per-clip format (K = 2): every GT box is found, so
+    AP@0.5 is 100 (duplicates from overlapping clips are rescored to 0, below every TP). Tube
+    AP against the video's three GT tubes: linking (tubes of >= 15 frames) finds A and B's
+    second tube, not its 3-frame first: recall 2/3 at precision 1."""
+    import pickle
+
+    from cli_support import base_config
+    from iodvideo.eval import evaluate
+
+    a, b = (40.0, 30.0, 119.0, 99.0), (200.0, 100.0, 259.0, 179.0)
+    tubes = [tube(20, a), tube(20, b)[:3], tube(20, b)[5:]]
+    raw = {"labels": ["TrueLeakedGas"], "nframes": {CLEAR: 20},
+           "resolution": {CLEAR: (240, 320)}, "train_videos": [[]], "test_videos": [[CLEAR]],
+           "gttubes": {CLEAR: {0: [t.astype(np.float32) for t in tubes]}}}
+    pkl = tmp_path / "ann.pkl"
+    pkl.write_bytes(pickle.dumps(raw, protocol=4))
+    folder = tmp_path / "dets" / CLEAR
+    folder.mkdir(parents=True)
+    b_frames = {1, 2, 3, *range(6, 21)}
+    for start in range(1, 20):
+        tubelets = [[*a, *a, 0.9]]
+        if {start, start + 1} <= b_frames:
+            tubelets.append([*b, *b, 0.8])
+        (folder / f"{start:05d}.pkl").write_bytes(
+            pickle.dumps({1: np.array(tubelets, np.float32)}, protocol=4))
+    out = tmp_path / "out"
+    cfg = base_config("eval", out, detections=str(tmp_path / "dets"), split=1, clip_len=2,
+                      workers=1, plots=False, tube_ap=True,
+                      data={"annotations": str(pkl), "root": None})
+    rows = evaluate(cfg)
+    assert rows["split 1"]["AP@0.5"] == pytest.approx(100.0)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["counts"]["split 1"]["gt_boxes"] == 20 + 18
+    tube_ap = saved["video_tube_ap_extra"]["split 1"]
+    assert tube_ap == {f"videoAP@{t}": pytest.approx(200 / 3) for t in (0.2, 0.5, 0.75)}

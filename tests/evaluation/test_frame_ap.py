@@ -160,3 +160,52 @@ def test_matches_loop_transcription_with_several_gt_per_frame() -> None:
     for th in thresholds:
         assert aps[th] == pytest.approx(_loop_frame_ap(dets, gt, th), abs=1e-12)
     assert 0.0 < aps[0.75] < aps[0.5] < aps[0.3] < 1.0
+
+
+PLUME_B = GT_BOX + 40  # a second 20×20 plume, no overlap with the first
+
+
+def _two_plumes_with_a_gap(tmp_path) -> np.ndarray:
+    """Every GT box of an 8-frame video, read back from a pickle: plume A on frames 1-3 and
+    6-8 (two tubes), plume B on 2-3 and 6-7 (two tubes), no gas on frames 4-5."""
+    import pickle
+
+    from iodvideo.data.annotations import load_annotations
+
+    tubes = [_tube(range(1, 4)), _tube(range(6, 9)), _tube(range(2, 4), PLUME_B),
+             _tube(range(6, 8), PLUME_B)]
+    raw = {"labels": ["gas"], "nframes": {"v": 8}, "resolution": {"v": (240, 320)},
+           "train_videos": [[]], "test_videos": [["v"]],
+           "gttubes": {"v": {0: [t.astype(np.float32) for t in tubes]}}}
+    (tmp_path / "ann.pkl").write_bytes(pickle.dumps(raw, protocol=4))
+    boxes = load_annotations(tmp_path / "ann.pkl").frame_boxes("v")
+    assert boxes[:, 0].tolist() == [1, 2, 2, 3, 3, 6, 6, 7, 7, 8]
+    return boxes
+
+
+def test_two_simultaneous_plumes_and_a_gap_perfect_detections_score_100(tmp_path) -> None:
+    from iodvideo.evaluation import paper_metrics
+
+    gt = {"v": _two_plumes_with_a_gap(tmp_path)}
+    dets = {"v": np.column_stack((gt["v"], np.linspace(0.9, 0.5, 10)))}
+    assert frame_ap_at(dets, gt, [0.5, 0.95]) == {0.5: 1.0, 0.95: 1.0}
+    assert paper_metrics(dets, gt, workers=1).metrics["AP@0.5"] == 100.0
+
+
+def test_missing_one_plume_scores_by_hand(tmp_path) -> None:
+    from fractions import Fraction
+
+    from iodvideo.evaluation.reference import frame_ap_reference
+
+    gt = {"v": _two_plumes_with_a_gap(tmp_path)}
+    plume_a = gt["v"][np.all(gt["v"][:, 1:5] == GT_BOX, axis=1)]
+    found = np.column_stack((plume_a, np.linspace(0.9, 0.5, 6)))
+    # Only plume A is found: 6 TPs at precision 1 of 10 GT boxes.
+    assert frame_ap({"v": found}, gt) == pytest.approx(0.6, abs=1e-15)
+    # Plus a box on frame 4 (no gas there) ranked first: an FP, then TP k (k = 1..6) at rank
+    # k + 1 steps recall by 1/10 from precision (k-1)/k to k/(k+1).
+    dets = {"v": np.vstack((found, [4, *GT_BOX, 0.95]))}
+    by_hand = sum(Fraction(1, 10) * (Fraction(k - 1, k) + Fraction(k, k + 1)) / 2
+                  for k in range(1, 7))
+    assert frame_ap(dets, gt) == pytest.approx(float(by_hand), abs=1e-15)  # 0.397857...
+    assert frame_ap(dets, gt) == frame_ap_reference(dets, gt, [0.5])[0.5]

@@ -32,3 +32,16 @@ def test_half_overlap_halves_temporal_iou_and_no_tubes_score_zero() -> None:
     assert spatio_temporal_iou(gt[:5], gt) == pytest.approx(0.5)
     assert spatio_temporal_iou(gt[:5], gt[5:]) == 0.0
     assert video_ap({}, {"v": [gt]}) == {0.2: 0.0, 0.5: 0.0}
+
+
+def test_gt_tubes_with_gaps_and_two_per_video() -> None:
+    gt = _gt(10)
+    gappy = gt[[0, 1, 2, 7, 8, 9]]  # frames 1-3 and 8-10
+    # temporal IoU of the frame sets: 6 shared of 10, and 3 shared of 8 (frames 1-5, 8-10)
+    assert spatio_temporal_iou(gt, gappy) == pytest.approx(0.6)
+    assert spatio_temporal_iou(gt[:5], gappy) == pytest.approx(3 / 8)
+    other = gt.copy()
+    other[:, 1:5] += 150  # a second plume at the same time
+    both = {"v": [gappy, other]}
+    assert video_ap({"v": [Tube(gappy, 0.9), Tube(other, 0.8)]}, both)[0.5] == 1.0
+    assert video_ap({"v": [Tube(other, 0.8)]}, both)[0.5] == pytest.approx(0.5)

@@ -110,7 +110,10 @@ def test_composed_backbone_node_is_unchanged(name):
 def test_the_training_config_holds_the_composed_backbone_node(overrides, name):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
-    assert OmegaConf.to_container(cfg.backbone, resolve=False) == composed(name)
+    expected = composed(name)
+    if "experiment=paper" in overrides:  # the paper starts from ImageNet weights
+        expected = {**expected, "pretrained": True}
+    assert OmegaConf.to_container(cfg.backbone, resolve=False) == expected
     assert cfg.backbone.clip_len == cfg.data.clip_len
 
 

@@ -68,8 +68,10 @@ def test_changing_one_frame_reaches_its_neighbours_only_for_temporal_backbones(n
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_pretrained_true_is_refused_with_instructions(name):
-    with pytest.raises(ConfigError, match="weights_path"):
+def test_pretrained_true_offline_is_refused_with_instructions(name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("iodvideo.models.hub._from_hub", lambda *a, **k: None)  # nothing cached
+    with pytest.raises(ConfigError, match="offline.*weights_path"):
         build(name, 4, pretrained=True)
 
 

@@ -52,8 +52,10 @@ def test_heads_init_and_l2norm():
     torch.testing.assert_close(y.pow(2).sum(1).sqrt(), torch.full((2, 3, 3), 10.0))
 
 
-def test_pretrained_without_local_file_is_refused_with_instructions():
-    with pytest.raises(ConfigError, match="weights_path"):
+def test_pretrained_offline_without_local_file_is_refused_with_instructions(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("iodvideo.models.hub._from_hub", lambda *a, **k: None)  # nothing cached
+    with pytest.raises(ConfigError, match="offline.*weights_path"):
         FrameBackbone("resnet18", pretrained=True)
 
 

@@ -19,6 +19,10 @@ from iodvideo.safe_pickle import restricted_loads
 
 _REQUIRED_KEYS = ("labels", "nframes", "resolution", "train_videos", "test_videos", "gttubes")
 _MAX_LISTED_PROBLEMS = 20
+# Protocol 4 pickles arrays through numpy's _reconstruct, which the restricted unpickler allows
+# (protocol 5 would use _frombuffer, protocols < 3 pickle bytes through _codecs.encode; both
+# would trip it). Every annotation pickle iodvideo writes goes through dump_annotation_pickle.
+PICKLE_PROTOCOL = 4
 
 Subset = Literal["train", "test"]
 Visibility = Literal["clear", "vague"]
@@ -36,9 +40,27 @@ def safe_load_pickle(path: Path) -> Any:
         raise AnnotationError(f"{path}: not a safe IOD-Video annotation pickle ({err})") from None
 
 
+def dump_annotation_pickle(content: object, path: Path) -> None:
+    """Write ``content`` (plain containers and numpy arrays) so that
+    :func:`safe_load_pickle` can read it back: the one place that picks the protocol."""
+    path.write_bytes(pickle.dumps(content, protocol=PICKLE_PROTOCOL))
+
+
+def problem_report(where: str, problems: list[str], limit: int = _MAX_LISTED_PROBLEMS) -> str:
+    """``where: N problem(s):`` and the first ``limit`` problems, one per indented line, so
+    that the pickle loader and the importers report a list of problems alike."""
+    shown = problems[:limit]
+    more = len(problems) - len(shown)
+    tail = f"\n  ... and {more} more" if more else ""
+    return f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(shown) + tail
+
+
 @dataclass(frozen=True)
 class Annotations:
-    """One annotation pickle, validated. Tubes are float32 ``(nframes, 5)``: frame, x1, y1, x2, y2.
+    """One annotation pickle, validated. Tubes are float32 ``(n, 5)``: frame, x1, y1, x2, y2,
+    one row per frame the object is on (frames increasing, within 1..nframes). IOD-Video has one
+    tube per video covering every frame; other data may have tubes that cover part of a video,
+    several tubes per video (overlapping in time or not), and frames with no box at all.
 
     ``videos()`` selects split members and the clear/vague subsets by name suffix in memory
     (the reference swaps pickle files on disk instead, protocol §11.17).
@@ -76,11 +98,22 @@ class Annotations:
         return chosen
 
     def tubes(self, video: str) -> list[np.ndarray]:
-        """All tubes of ``video`` over all labels (IOD-Video: exactly one)."""
+        """All tubes of ``video`` over all labels, label by label in the pickle's order."""
         return [tube for tubes in self.gttubes[video].values() for tube in tubes]
 
+    def frame_boxes(self, video: str) -> np.ndarray:
+        """Every GT box of ``video``: the rows of all its tubes, ``(n, 5)`` float32 ordered by
+        frame (rows of one frame in tube order). A frame may have several rows or none. This is
+        the ground truth of frameAP (protocol §9.2); with one tube it is that tube."""
+        tubes = self.tubes(video)
+        if len(tubes) == 1:
+            return tubes[0]
+        rows = np.concatenate(tubes)
+        return rows[np.argsort(rows[:, 0], kind="stable")]
+
     def tube(self, video: str) -> np.ndarray:
-        """The single tube of ``video``; IOD-Video guarantees one per video."""
+        """The single tube of ``video``, for pickles with one tube per video (IOD-Video,
+        SynthIOD); an error otherwise. Library code uses :meth:`tubes` / :meth:`frame_boxes`."""
         tubes = self.tubes(video)
         if len(tubes) != 1:
             raise AnnotationError(f"{self.path}: video {video} has {len(tubes)} tubes, expected 1")
@@ -104,12 +137,7 @@ def load_annotations(path: str | Path) -> Annotations:
     problems: list[str] = []
     annotations = _parse(path, raw, problems)
     if problems:
-        shown = problems[:_MAX_LISTED_PROBLEMS]
-        more = len(problems) - len(shown)
-        tail = f"\n  ... and {more} more" if more else ""
-        raise AnnotationError(
-            f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(shown) + tail
-        )
+        raise AnnotationError(problem_report(str(path), problems))
     assert annotations is not None
     return annotations
 
@@ -185,7 +213,7 @@ def _split_lists(value: Any, key: str, problems: list[str]) -> list[list[str]]:
 def _check_tubes(
     video: str, entry: Any, nframes: int, num_labels: int, problems: list[str]
 ) -> dict[int, list[np.ndarray]] | None:
-    """A tube must cover frames 1..nframes contiguously with finite, positive-size boxes."""
+    """Every label maps to a non-empty list of valid tubes (:func:`_tube_problem`)."""
     if not isinstance(entry, dict) or not entry:
         problems.append(f"{video}: gttubes entry must be a non-empty dict label -> tubes")
         return None
@@ -213,17 +241,24 @@ def _check_tubes(
 
 
 def _tube_problem(tube: Any, nframes: int) -> str | None:
-    if not isinstance(tube, np.ndarray) or tube.ndim != 2 or tube.shape[1] != 5:
+    """A tube needs rows ``frame, x1, y1, x2, y2`` with integer frames, strictly increasing
+    (each frame once) and within 1..nframes, and finite boxes of positive size. It need not
+    cover the whole video, nor consecutive frames; tubes of one video may overlap in time."""
+    if not isinstance(tube, np.ndarray) or tube.ndim != 2 or tube.shape[1] != 5 or not len(tube):
         shape = getattr(tube, "shape", type(tube).__name__)
-        return f"must be an (nframes, 5) array, got {shape}"
+        return f"must be an (n, 5) array with n >= 1, got {shape}"
     if not np.isfinite(tube).all():
         return "has non-finite values"
     frames = tube[:, 0]
-    if len(tube) != nframes or not np.array_equal(frames, np.arange(1, nframes + 1)):
-        return f"must cover frames 1..{nframes} in order, got {len(tube)} rows"
+    if not np.array_equal(frames, np.round(frames)):
+        return "has non-integer frame numbers"
+    if frames.min() < 1 or frames.max() > nframes:
+        return (f"has frames outside 1..{nframes} "
+                f"({frames[(frames < 1) | (frames > nframes)][:5].astype(int).tolist()})")
+    if not (np.diff(frames) > 0).all():
+        return "must list its frames in increasing order, each frame once"
     w, h = tube[:, 3] - tube[:, 1], tube[:, 4] - tube[:, 2]
     bad = np.flatnonzero((w <= 0) | (h <= 0))
     if bad.size:
         return f"has boxes of non-positive size at frames {frames[bad[:5]].astype(int).tolist()}"
     return None
-

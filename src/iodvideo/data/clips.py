@@ -40,19 +40,42 @@ def _starts(annotations: Annotations, video: str, clip_len: int) -> range:
     return range(1, nframes - clip_len + 2)
 
 
+def _presence(tubes: Sequence[np.ndarray], nframes: int, clip_len: int) -> np.ndarray:
+    """``(tubes, nframes - K + 1)``: how many of the K frames of each start each tube is on."""
+    counts = np.zeros((len(tubes), nframes + 1), dtype=np.int64)
+    for t, tube in enumerate(tubes):
+        counts[t, tube[:, 0].astype(np.int64)] = 1
+    cumulative = np.cumsum(counts, axis=1)
+    return cumulative[:, clip_len:] - cumulative[:, : nframes + 1 - clip_len]
+
+
 def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: int) -> list[Clip]:
-    """Every start whose K frames are all inside or all outside each tube, and inside at least
-    one (protocol §2.1). IOD-Video tubes span whole videos, so every start is kept."""
+    """Every start whose K frames are all on or all off each tube, and all on at least one
+    (the reference's filter, protocol §2.1): a tube is never partly in a training clip, so each
+    of a clip's frames has the boxes of exactly the tubes present on it. IOD-Video tubes span
+    whole videos, so every start is kept; a clip over a gap between tubes (no box on any of
+    its frames) or across a tube's first or last frame is not a training clip."""
     clips = []
     for vi, video in enumerate(videos):
-        tubes = annotations.tubes(video)
-        for start in _starts(annotations, video, clip_len):
-            last = start + clip_len - 1
-            inside = [(t[0, 0] <= start) and (last <= t[-1, 0]) for t in tubes]
-            outside = [(last < t[0, 0]) or (start > t[-1, 0]) for t in tubes]
-            if any(inside) and all(a or b for a, b in zip(inside, outside, strict=True)):
-                clips.append(Clip(vi, video, start))
+        starts = _starts(annotations, video, clip_len)
+        on = _presence(annotations.tubes(video), annotations.nframes[video], clip_len)
+        keep = ((on == clip_len) | (on == 0)).all(axis=0) & (on == clip_len).any(axis=0)
+        clips += [Clip(vi, video, start) for start in np.asarray(starts)[keep].tolist()]
     return clips
+
+
+def clip_boxes(tubes: Sequence[np.ndarray], start: int, clip_len: int) -> list[np.ndarray]:
+    """The ``(K, 4)`` boxes of every tube present on all K frames ``start..start+K-1``, in tube
+    order: one object each in the clip's targets (protocol §4.1). A tube on only some of the
+    frames has no box on the others and is left out (training clips never have one, see
+    :func:`training_clips`); no tube on the frames gives no object."""
+    out = []
+    for tube in tubes:
+        first = int(np.searchsorted(tube[:, 0], start))
+        rows = tube[first : first + clip_len]
+        if len(rows) == clip_len and rows[-1, 0] == start + clip_len - 1:
+            out.append(rows[:, 1:5])
+    return out
 
 
 def inference_clips(

@@ -26,6 +26,7 @@ from iodvideo.data.clips import inference_clips, training_clips
 from iodvideo.data.dataset import ClipDataset
 from iodvideo.data.readers import FrameFolderReader, FrameReader
 from iodvideo.data.transforms import ResizeNormalize
+from iodvideo.data.workers import worker_start_method
 from iodvideo.errors import ConfigError, DatasetNotFoundError
 
 
@@ -204,6 +205,7 @@ class IODVideoDataModule(pl.LightningDataModule):
                 self.online_dataset(), batch_size=self.batch_size, shuffle=False,
                 drop_last=True, num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
+                multiprocessing_context=worker_start_method(self.num_workers),
             )
         clips = training_clips(self.annotations, self.train_videos(), self.clip_len)
         if not clips:
@@ -215,6 +217,7 @@ class IODVideoDataModule(pl.LightningDataModule):
             self._dataset(clips, self.augment), batch_size=self.batch_size, shuffle=True,
             drop_last=True,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+            multiprocessing_context=worker_start_method(self.num_workers),
         )
 
     def _inference_loader(self, videos: list[str], stride: int = 1) -> DataLoader:
@@ -222,6 +225,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         return DataLoader(
             self._dataset(clips), batch_size=self.eval_batch_size, shuffle=False,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+            multiprocessing_context=worker_start_method(self.num_workers),
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -240,16 +244,18 @@ class IODVideoDataModule(pl.LightningDataModule):
         return DataLoader(
             self._dataset(chosen), batch_size=self.batch_size, shuffle=False,
             num_workers=min(self.num_workers, 2),
+            multiprocessing_context=worker_start_method(min(self.num_workers, 2)),
         )
 
     def ground_truth(self, stage: str = "test") -> tuple[list[str], dict[str, np.ndarray]]:
-        """Videos of the ``val`` or ``test`` loader (index order of ``video_idx``) and their GT
-        tubes, for frameAP."""
+        """Videos of the ``val`` or ``test`` loader (index order of ``video_idx``) and their
+        ground truth for frameAP: every GT box, ``(n, 5)`` rows ``frame, x1, y1, x2, y2`` of all
+        the video's tubes (:meth:`Annotations.frame_boxes`; several rows or none per frame)."""
         if stage not in ("val", "test"):
             raise ValueError(f"stage must be 'val' or 'test', got {stage!r}")
         videos = self.val_videos() if stage == "val" else self.test_videos()
-        return videos, {video: self.annotations.tube(video) for video in videos}
+        return videos, {video: self.annotations.frame_boxes(video) for video in videos}
 
     def eval_ground_truth(self) -> tuple[list[str], dict[str, np.ndarray]]:
-        """The test videos and their GT tubes (``ground_truth("test")``)."""
+        """The test videos and their GT boxes (``ground_truth("test")``)."""
         return self.ground_truth("test")

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from iodvideo.data.annotations import Annotations
 from iodvideo.data.augment import MOCAugment
-from iodvideo.data.clips import Clip, clip_frames
+from iodvideo.data.clips import Clip, clip_boxes, clip_frames
 from iodvideo.data.readers import FrameReader
 from iodvideo.data.targets import build_targets
 from iodvideo.data.transforms import ResizeNormalize
@@ -22,8 +22,10 @@ class ClipDataset(Dataset):
     bookkeeping evaluation needs (``video_idx``, 1-based ``start``, ``image_hw``).
 
     ``context`` extra frames per side are read (clamped) for backbones that need them (TDN);
-    augmentation and targets always refer to the K clip frames' boxes. A clip whose tube the
-    augmentation cropped away keeps an all-zero heatmap and ``mask`` 0 (protocol §3).
+    augmentation and targets always refer to the K clip frames' boxes: one object per tube
+    present on all K frames (:func:`iodvideo.data.clips.clip_boxes`; zero, one or several). A
+    clip without one — its tubes cropped away by the augmentation (protocol §3), or an
+    inference clip over a gap — keeps an all-zero heatmap and ``mask`` 0.
     """
 
     def __init__(
@@ -60,8 +62,7 @@ class ClipDataset(Dataset):
                 f"{self.reader.describe(clip.video)}: frames are {frames.shape[1]}x"
                 f"{frames.shape[2]} but the annotation says {image_hw[0]}x{image_hw[1]}"
             )
-        rows = slice(clip.start - 1, clip.start - 1 + self.clip_len)
-        tubes = [tube[rows, 1:5] for tube in self.annotations.tubes(clip.video)]
+        tubes = clip_boxes(self.annotations.tubes(clip.video), clip.start, self.clip_len)
         item = clip_item(frames, tubes, self.transform, self.clip_len, self.max_objects,
                          self.augment)
         item["video_idx"] = torch.tensor(clip.video_index)

@@ -57,6 +57,10 @@ def build_targets(
     Returns ``hm (1, g, g)``, ``wh``/``mov``/``centers``/``index_all (max_objects, 2K)``,
     ``index``/``mask (max_objects,)``. ``mov`` is each frame's centre minus the *integer*
     key centre; ``index_all`` holds each frame's floored centre twice (x and y channel).
+    One object per tube, each with a box on all K frames (an object cannot lack a box on one
+    frame: :func:`iodvideo.data.clips.clip_boxes`). A clip without objects (``tubes`` empty)
+    has an all-zero heatmap and ``mask`` 0: the size, movement and (unless ``loss.legacy``)
+    STA terms skip it, the focal loss sees background.
     Flat indices are clamped into the grid: a centre on the far border (allowed by the
     reference's ``0 ≤ c ≤ g`` check) would otherwise index past the map.
     """

@@ -2,8 +2,8 @@
 
 Tubes come from :func:`iodvideo.detections.linking.build_tubes` (the reference's
 ``BuildTubes``, §9.3). A detected tube matches a GT tube of the same video when their
-spatio-temporal IoU reaches the threshold: temporal IoU of the frame ranges times the mean
-per-frame IoU (+1 pixel convention) over the frames they share. Tubes are taken by score
+spatio-temporal IoU reaches the threshold: temporal IoU of the frames they cover times the
+mean per-frame IoU (+1 pixel convention) over the frames they share. Tubes are taken by score
 (ties in pooled order), each GT tube at most once, and AP is the same trapezoid on the raw PR
 curve as frame AP.
 """
@@ -20,15 +20,17 @@ from iodvideo.evaluation.ap import average_precision
 
 
 def spatio_temporal_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two tubes ``(L, 5)`` (frame, x1, y1, x2, y2), frames contiguous."""
-    a_begin, a_end = a[0, 0], a[-1, 0]
-    b_begin, b_end = b[0, 0], b[-1, 0]
-    begin, end = max(a_begin, b_begin), min(a_end, b_end)
-    if end < begin:
+    """IoU of two tubes ``(L, 5)`` (frame, x1, y1, x2, y2; frames increasing): the temporal IoU
+    of their frame sets times the mean per-frame IoU on the frames they share. For tubes of
+    consecutive frames (detected ones, IOD-Video's) the frame sets are the frame ranges; a GT
+    tube with gaps counts only the frames it has a box on."""
+    a_frames, b_frames = a[:, 0], b[:, 0]
+    shared = np.intersect1d(a_frames, b_frames)
+    if not len(shared):
         return 0.0
-    temporal = (end - begin + 1) / (max(a_end, b_end) - min(a_begin, b_begin) + 1)
-    ra = a[(a[:, 0] >= begin) & (a[:, 0] <= end), 1:5]
-    rb = b[(b[:, 0] >= begin) & (b[:, 0] <= end), 1:5]
+    temporal = len(shared) / len(np.union1d(a_frames, b_frames))
+    ra = a[np.isin(a_frames, shared), 1:5]
+    rb = b[np.isin(b_frames, shared), 1:5]
     return float(temporal * np.mean(iou_elementwise(ra, rb)))
 
 

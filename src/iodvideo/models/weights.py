@@ -1,4 +1,4 @@
-"""Loading ImageNet weights from a local file (nothing is ever downloaded at run time).
+"""Loading ImageNet weights from a file (a local one, or the one ``pretrained=true`` fetched).
 
 The reference loads every checkpoint non-strictly and silently, which hid that several of its
 backbones received no ImageNet weights at all (protocol §5.6). Here every load returns a
@@ -17,18 +17,22 @@ import torch
 from torch import nn
 
 from iodvideo.errors import ConfigError
+from iodvideo.models.hub import fetch_imagenet_weights
 
 log = logging.getLogger(__name__)
 
 KeyMap = Callable[[str], "str | None"]
 
 
-def resolve_pretrained(pretrained: bool | str, weights_path: str | None) -> Path | None:
-    """Path of the local weights file to load, or None for random init.
+def resolve_pretrained(
+    pretrained: bool | str, weights_path: str | None, model_name: str | None = None
+) -> Path | None:
+    """Path of the weights file to load, or None for random init.
 
     ``pretrained`` may itself be a path (``backbone.pretrained=/path/to/file``). A bare
-    ``pretrained=true`` would need a download, which this project never does, so it is refused
-    with the way to pass a file instead.
+    ``pretrained=true`` asks for timm's ImageNet weights of ``model_name``: from the Hugging
+    Face cache, else downloaded into it (:mod:`iodvideo.models.hub`); offline that is one
+    error line saying how to pass a local file instead.
     """
     if isinstance(pretrained, str | Path) and not isinstance(pretrained, bool):
         if str(pretrained).lower() in ("", "false", "none", "null"):
@@ -44,11 +48,9 @@ def resolve_pretrained(pretrained: bool | str, weights_path: str | None) -> Path
             raise ConfigError(f"backbone.weights_path={path}: file not found")
         return path
     if pretrained:
-        raise ConfigError(
-            "backbone.pretrained=true needs ImageNet weights, and iodvideo never downloads "
-            "them. Download the timm/torchvision checkpoint yourself (e.g. resnet18 .pth or "
-            ".safetensors) and pass it with backbone.weights_path=/path/to/weights"
-        )
+        if model_name is None:
+            raise ConfigError("backbone.pretrained=true needs the backbone's model_name")
+        return fetch_imagenet_weights(model_name)
     return None
 
 

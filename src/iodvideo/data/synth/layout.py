@@ -10,13 +10,13 @@ numpy arrays, so a restricted unpickler accepts them.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from iodvideo.data.annotations import dump_annotation_pickle
 from iodvideo.data.synth.config import SynthConfig
 
 CLASS_NAME = "TrueLeakedGas"
@@ -27,9 +27,6 @@ SCENE_COUNTS = {
     "flange": 62, "factory": 51, "cylinder": 49, "wild": 32,
 }
 SCENES = tuple(SCENE_COUNTS)
-# Protocol 4 pickles arrays through numpy's _reconstruct (protocol 5 would use _frombuffer,
-# protocols < 3 pickle bytes through _codecs.encode); both would trip the safe loader.
-PICKLE_PROTOCOL = 4
 
 # Stream ids for np.random.default_rng([seed, stream, ...]): independent, reproducible draws.
 STREAM_PLAN = 0
@@ -152,20 +149,16 @@ def subset_annotations(annotations: dict, keep: set[str]) -> dict:
     }
 
 
-def write_pickle(path: Path, obj: object) -> None:
-    path.write_bytes(pickle.dumps(obj, protocol=PICKLE_PROTOCOL))
-
-
 def write_annotations(root: Path, annotations: dict) -> Path:
     """Write ``TrueLeakedGas.pkl`` and the non-empty clear/vague subset pickles; return the main.
 
     Subset names follow the real ones (``TrueLeakedGas_c1_290.pkl``: c/v, 1, member count).
     """
     main = root / f"{CLASS_NAME}.pkl"
-    write_pickle(main, annotations)
+    dump_annotation_pickle(annotations, main)
     for tag, suffix in (("c1", "_clear"), ("v1", "_vague")):
         keep = {v for v in annotations["nframes"] if v.endswith(suffix)}
         if keep:
-            write_pickle(root / f"{CLASS_NAME}_{tag}_{len(keep)}.pkl",
-                         subset_annotations(annotations, keep))
+            dump_annotation_pickle(subset_annotations(annotations, keep),
+                                   root / f"{CLASS_NAME}_{tag}_{len(keep)}.pkl")
     return main

@@ -109,7 +109,7 @@ class TemporalBackbone(nn.Module):
         legacy_pretrained: bool = False,
     ) -> None:
         super().__init__()
-        self._weights: Path | None = resolve_pretrained(pretrained, weights_path)
+        self._weights: Path | None = resolve_pretrained(pretrained, weights_path, model_name)
         if clip_len < 2:
             raise ValueError(f"temporal backbones need clip_len >= 2, got {clip_len}")
         self.clip_len = clip_len

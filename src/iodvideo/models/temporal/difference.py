@@ -125,8 +125,9 @@ class TDNBackbone(TemporalBackbone):
                 block.conv2 = PreOpConv2d.wrap(block.conv2, temporal)
         if self.legacy_pretrained and self._weights is not None:
             raise ConfigError(
-                "tdn: legacy_pretrained reproduces the reference, which re-initialises TDN after "
-                "loading (protocol §5.5.8) — i.e. no ImageNet weights; drop weights_path"
+                "tdn: legacy_pretrained reproduces the reference, which re-initialises TDN "
+                "after loading (protocol §5.5.8) — i.e. no ImageNet weights; set "
+                "backbone.pretrained=false and drop backbone.weights_path"
             )
         self.finish()
 

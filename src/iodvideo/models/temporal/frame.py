@@ -51,7 +51,7 @@ class FrameBackbone(nn.Module):
     ) -> None:
         super().__init__()
         self.legacy_per_frame = legacy_per_frame
-        weights = resolve_pretrained(pretrained, weights_path)
+        weights = resolve_pretrained(pretrained, weights_path, model_name)
         self.body = timm.create_model(
             model_name,
             pretrained=False,
