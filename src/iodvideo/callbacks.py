@@ -22,8 +22,10 @@ def render_key_frames(
     """A ``(3, H', W')`` uint8 RGB grid of the first ``num_images`` clips' key frames with the
     GT box (green, object slot 0 when present) and the top-scoring predicted box (red).
 
-    ``dets`` are the decoder's grid-unit tubelets ``(B, N, 4K+1)``; boxes are scaled to the
-    network input by input size / grid size.
+    ``dets`` are the decoder's grid-unit tubelets ``(B, N, ≥4K+1)``, boxes first; boxes are
+    scaled to the network input by input size / grid size. Of the target heatmap only its grid
+    size is read, so any number of class channels works; the top box is drawn whatever its
+    class.
     """
     video = batch["video"][:num_images].detach().float().cpu()  # (n, T, 3, S, S), normalised
     context = (video.shape[1] - clip_len) // 2

@@ -26,6 +26,9 @@ from iodvideo.errors import ConfigError
 
 # Checkpoint key under which the training run's resolved config travels.
 CONFIG_KEY = "iodvideo_config"
+# Top-level key of that config holding the class names, in heatmap-channel order (written by
+# iodvideo.train from the data's labels; absent in checkpoints from before classes: one class).
+LABELS_KEY = "labels"
 
 # MultiStepLR keeps its milestones in a Counter; that is the only non-plain type we store.
 torch.serialization.add_safe_globals([collections.Counter])

@@ -33,6 +33,7 @@ from iodvideo.detections.linking import build_tubes
 from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
 from iodvideo.evaluation.breakdown import breakdown, per_video, size_terciles
+from iodvideo.evaluation.classes import class_metric_name, paper_metrics_by_class
 from iodvideo.evaluation.detections_io import (
     DetectionError,
     detections_on_disk,
@@ -44,7 +45,6 @@ from iodvideo.evaluation.metrics import (
     SplitMetrics,
     default_workers,
     mean_over_splits,
-    paper_metrics,
 )
 from iodvideo.evaluation.report import (
     markdown_report,
@@ -94,13 +94,6 @@ def annotations_path(cfg: DictConfig) -> Path:
     return Path(str(root)) / path
 
 
-def score_split(
-    detections: dict[str, np.ndarray], videos: list[str], gt_boxes: dict[str, np.ndarray],
-    rescore: bool = True, workers: int | None = None,
-) -> SplitMetrics:
-    return paper_metrics(detections, {v: gt_boxes[v] for v in videos}, rescore, workers)
-
-
 def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetections]:
     from iodvideo.data.annotations import load_annotations
 
@@ -116,41 +109,58 @@ def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetec
         )
     clip_len = int(cfg.clip_len or OmegaConf.select(cfg, "data.clip_len", default=8))
     known = set(annotations.nframes)
-    out = {}
+    labels = list(annotations.labels)
+    out: dict[int, list[SplitDetections]] = {}
     for split, directory in zip(splits, dirs, strict=True):
-        videos = annotations.videos(split, "test")
         root = Path(directory)
         if not root.is_dir():
             raise DetectionError(f"{root}: detections directory not found")
         present = detections_on_disk(root)
+        if len(labels) > 1:  # <root>/<label>/<video>.npy: strip the class directory
+            present = {k.split("/", 1)[1] if k.split("/", 1)[0] in labels else k
+                       for k in present}
         unknown = sorted(present - known)
         if unknown:
             raise DetectionError(
                 f"{root}: detections for {len(unknown)} video(s) not in "
                 f"{annotations.path}: {', '.join(unknown[:3])}"
             )
-        elsewhere = present - set(videos)
+        elsewhere = present - set(annotations.videos(split, "test"))
         if elsewhere:
             warnings.warn(
                 f"{root}: ignoring detections of {len(elsewhere)} video(s) outside the test set "
                 f"of split {split}", stacklevel=1,
             )
-        dets, missing = load_detections(
-            root, videos, annotations.nframes, clip_len, allow_missing=bool(cfg.allow_missing)
+        several = len(labels) > 1
+        classes = labels if several else labels[:1]
+        out[split] = [_read_split(cfg, annotations, root, split, clip_len,
+                                  (c, name) if several else None)
+                      for c, name in enumerate(classes)]
+    return classes, out
+
+
+def _read_split(cfg: DictConfig, annotations: Any, root: Path, split: int, clip_len: int,
+                label: tuple[int, str] | None) -> SplitDetections:
+    """One split's detections in ``root`` (``label``: one class's of several) and its GT."""
+    videos = annotations.videos(split, "test")
+    where = f"{root} ({label[1]})" if label else str(root)
+    dets, missing = load_detections(
+        root, videos, annotations.nframes, clip_len, allow_missing=bool(cfg.allow_missing),
+        label=label,
+    )
+    if missing:
+        warnings.warn(
+            f"{where}: {len(missing)} test video(s) of split {split} have no detections; "
+            "their GT boxes count as misses", stacklevel=1,
         )
-        if missing:
-            warnings.warn(
-                f"{root}: {len(missing)} test video(s) of split {split} have no detections; "
-                "their GT boxes count as misses", stacklevel=1,
-            )
-        clips = {
-            v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len)
-            for v in videos if (root / v).is_dir()
-        } if cfg.tube_ap else {}
-        gt_boxes = {v: annotations.frame_boxes(v) for v in videos}
-        gt_tubes = {v: annotations.tubes(v) for v in videos} if cfg.tube_ap else {}
-        out[split] = SplitDetections(dets, videos, gt_boxes, clips, clip_len, gt_tubes)
-    return out
+    index = None if label is None else label[0]
+    clips = {
+        v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len, index)
+        for v in videos if (root / v).is_dir()
+    } if cfg.tube_ap else {}
+    gt_boxes = {v: annotations.frame_boxes(v, index) for v in videos}
+    gt_tubes = {v: annotations.tubes(v, index) for v in videos} if cfg.tube_ap else {}
+    return SplitDetections(dets, videos, gt_boxes, clips, clip_len, gt_tubes)
 
 
 def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
@@ -164,14 +174,15 @@ def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
     return {f"videoAP@{t:g}": 100 * ap for t, ap in aps.items()}
 
 
-def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, SplitDetections]:
+def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
+               ) -> tuple[list[str], dict[int, list[SplitDetections]]]:
     from hydra.utils import instantiate
 
     # imported here: scoring detections on disk needs neither torch models nor Lightning
     from iodvideo.allocator import keep_freed_memory
     from iodvideo.checkpointing import checkpoint_decode, load_detector
     from iodvideo.inference.device import resolve_device
-    from iodvideo.inference.loader import infer_clips
+    from iodvideo.inference.loader import infer_class_clips
     from iodvideo.models.memory_format import to_channels_last
 
     if cfg.keep_freed_memory:
@@ -182,7 +193,9 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, S
     decode = checkpoint_decode(cfg.decode, config)
     device = resolve_device(str(cfg.device))
     clip_len = int(detector.clip_len)
-    out = {}
+    num_classes = int(getattr(detector.heads, "num_classes", 1))
+    out: dict[int, list[SplitDetections]] = {}
+    labels: list[str] = []
     for split in splits:
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
         if data_cfg.get("clip_len") != clip_len:
@@ -192,16 +205,39 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[int, S
         datamodule.set_context(detector.context_frames)  # the model says how long clips are
         datamodule.prepare_data()
         datamodule.setup("validate")
-        videos, gt_boxes = datamodule.eval_ground_truth()
-        clips = infer_clips(detector, datamodule.test_dataloader(), videos, decode, device)
-        dets = {v: clips_to_frame_detections(c, clip_len) for v, c in clips.items()}
-        if cfg.save_detections:
-            save_detections(out_dir / "detections" / f"split{split}", dets)
-        gt_tubes = ({v: datamodule.annotations.tubes(v) for v in videos}
-                    if cfg.tube_ap else {})
-        out[split] = SplitDetections(dets, list(videos), dict(gt_boxes),
-                                     clips if cfg.tube_ap else {}, clip_len, gt_tubes)
-    return out
+        labels = checkpoint_labels(config, datamodule.annotations, num_classes, cfg.ckpt)
+        videos, _ = datamodule.eval_ground_truth()
+        per_class = infer_class_clips(detector, datamodule.test_dataloader(), videos, decode,
+                                      device, num_classes)
+        out[split] = []
+        for c, clips in enumerate(per_class):
+            index = c if num_classes > 1 else None
+            dets = {v: clips_to_frame_detections(c_, clip_len) for v, c_ in clips.items()}
+            if cfg.save_detections:
+                where = out_dir / "detections" / f"split{split}"
+                save_detections(where / labels[c] if index is not None else where, dets)
+            annotations = datamodule.annotations
+            gt_boxes = {v: annotations.frame_boxes(v, index) for v in videos}
+            gt_tubes = ({v: annotations.tubes(v, index) for v in videos} if cfg.tube_ap else {})
+            out[split].append(SplitDetections(dets, list(videos), gt_boxes,
+                                              clips if cfg.tube_ap else {}, clip_len, gt_tubes))
+    return labels, out
+
+
+def checkpoint_labels(config: dict, annotations: Any, num_classes: int, ckpt: Any) -> list[str]:
+    """The class names of a checkpoint's detector, checked against the data's: a model of
+    several classes must be scored on data with the same classes in the same order; a
+    single-class model is scored on every GT box, whatever the data calls it."""
+    if num_classes == 1:
+        return list(annotations.labels[:1])
+    trained = list(config.get("labels") or [str(c) for c in range(num_classes)])
+    if list(annotations.labels) != trained:
+        raise ConfigError(
+            f"{ckpt}: the model detects {num_classes} classes {trained} but "
+            f"{annotations.path} has labels {list(annotations.labels)}; evaluate it on data "
+            "with the same classes in the same order"
+        )
+    return trained
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -210,23 +246,33 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(str(cfg.output_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     splits = _splits(cfg)
-    per_split = (
+    labels, per_split = (
         _detections_mode(cfg, splits) if cfg.detections is not None
         else _ckpt_mode(cfg, splits, out_dir)
     )
     rows: dict[str, dict[str, float]] = {}
     tube_rows: dict[str, dict[str, float]] = {}
-    breakdowns, extra = {}, {"splits": splits, "source": str(cfg.ckpt or cfg.detections)}
-    all_boxes = {}
-    for split_dets in per_split.values():
-        all_boxes.update(split_dets.gt_boxes)
+    breakdowns: dict[str, Any] = {}
+    extra: dict[str, Any] = {"splits": splits, "source": str(cfg.ckpt or cfg.detections),
+                             "labels": labels}
+    all_boxes = {(c, v): boxes for classes in per_split.values()
+                 for c, class_dets in enumerate(classes)
+                 for v, boxes in class_dets.gt_boxes.items()}
     terciles = size_terciles(all_boxes.values()) if all_boxes else None
     workers = default_workers() if str(cfg.workers) == "auto" else int(cfg.workers)
-    for split, split_dets in per_split.items():
-        videos, gt_boxes = split_dets.videos, split_dets.gt_boxes
-        result = score_split(split_dets.detections, videos, gt_boxes, bool(cfg.rescore), workers)
+    for split, classes in per_split.items():
         label = f"split {split}"
+        result = paper_metrics_by_class(
+            [c.detections for c in classes], [{v: c.gt_boxes[v] for v in c.videos}
+                                              for c in classes],
+            labels, bool(cfg.rescore), workers)
         rows[label] = result.metrics
+        if len(classes) > 1:
+            _report_classes(cfg, out_dir, split, labels, classes, result, terciles, breakdowns,
+                            tube_rows)
+            continue
+        split_dets = classes[0]
+        videos, gt_boxes = split_dets.videos, split_dets.gt_boxes
         extra.setdefault("ap_per_threshold", {})[label] = {
             subset: {f"{t:g}": v * 100 for t, v in aps.items()} for subset, aps in result.ap.items()
         }
@@ -255,10 +301,51 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "AP@clear / AP@vague are 0.5:0.95 means on the clear / vague test videos (§9.3).",
         "Ties in the global score order are broken by pooled row order (deterministic).",
     ]
-    (out_dir / "report.md").write_text(markdown_report(rows, breakdowns, tube_rows or None, notes))
-    print(metrics_table(rows))
+    tables = [metrics_table(rows)]
+    if len(labels) > 1:
+        notes.append("Several classes: each metric is the mean over classes of the class's "
+                     "own AP (classes without GT boxes left out); per class below.")
+        tables += [metrics_table(_class_rows(rows, labels, name), labels)
+                   for name in ("AP@0.5", "AP@0.5:0.95")]
+    report = markdown_report(rows, breakdowns, tube_rows or None, notes)
+    if len(labels) > 1:
+        report += "\n\n## Per class\n\n" + "\n\n".join(
+            f"{name}:\n\n{table}" for name, table in zip(("AP@0.5", "AP@0.5:0.95"), tables[1:],
+                                                          strict=True)) + "\n"
+    (out_dir / "report.md").write_text(report)
+    print("\n\n".join(tables))
     print(f"reports: {out_dir}")
     return rows
+
+
+def _class_rows(rows: dict[str, dict[str, float]], labels: list[str],
+                metric: str) -> dict[str, dict[str, float]]:
+    """``{split: {label: value of metric for that class}}`` for a per-class table."""
+    return {split: {label: values[class_metric_name(metric, label)] for label in labels
+                    if class_metric_name(metric, label) in values}
+            for split, values in rows.items()}
+
+
+def _report_classes(cfg: DictConfig, out_dir: Path, split: int, labels: list[str],
+                    classes: list[SplitDetections], result: SplitMetrics,
+                    terciles: Any, breakdowns: dict, tube_rows: dict) -> None:
+    """Several classes: each class's breakdown, per-video CSV, PR plots and tube AP, named
+    by class; the split's row (the mean over classes) is already in the table."""
+    split_label = f"split {split}"
+    for name, class_dets in zip(labels, classes, strict=True):
+        scored = result.per_class[name].scored
+        key = f"{split_label} {name}"
+        if scored is None:  # no GT box of this class in the split
+            continue
+        if cfg.breakdown:
+            breakdowns[key] = breakdown(scored, class_dets.gt_boxes, terciles)
+            write_per_video(out_dir / f"per_video_split{split}_{name}.csv", per_video(scored))
+        if cfg.plots:
+            write_pr_plots(out_dir, scored, f"split{split}_{name}_")
+        if cfg.tube_ap:
+            values = _tube_ap(class_dets)
+            if values is not None:
+                tube_rows[key] = values
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

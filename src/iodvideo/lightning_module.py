@@ -109,9 +109,15 @@ class IODLitModule(pl.LightningModule):
         )
 
     def _start_metric(self, stage: str) -> None:
-        videos, ground_truth = self.trainer.datamodule.ground_truth(stage)
+        datamodule = self.trainer.datamodule
+        videos, ground_truth = datamodule.ground_truth(stage)
+        labels = list(getattr(datamodule, "labels", None) or [])
+        # several classes: each class is scored against its own GT (evaluation/classes.py)
+        class_gt = [datamodule.ground_truth(stage, label=c)[1] for c in range(len(labels))
+                    ] if len(labels) > 1 else None
         metric = FrameAP(videos, ground_truth, self.detector.clip_len, self.iou_thresholds,
-                         paper_metrics=self.paper_metrics or stage == "test")
+                         paper_metrics=self.paper_metrics or stage == "test",
+                         class_gt=class_gt, labels=labels if class_gt else None)
         # the clips stay in host memory; only a DDP gather (NCCL) needs them on the device
         self._metric = {stage: metric.to(self.device) if self.trainer.world_size > 1 else metric}
 
@@ -121,7 +127,7 @@ class IODLitModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict:
         decoded = decode_batch(self.detector(batch["video"]), batch, self.decode)
         for metric in self._metric.values():
-            metric.update(decoded.tubelets, decoded.video_idx, decoded.start)
+            metric.update(decoded.tubelets, decoded.video_idx, decoded.start, decoded.labels)
         return {"dets": decoded.grid}
 
     def on_validation_epoch_end(self) -> None:

@@ -8,6 +8,8 @@ per frame exactly as evaluation does, links tubes (§9.3) and writes per-frame d
 ``tracks.csv``, an annotated ``.mp4`` and a ``.gif`` preview with an optional
 frame-difference panel. With ``gt=<annotation pickle>`` it also prints this video's frameAP
 against all of the video's GT boxes. Videos shorter than K are padded by edge replication.
+Every box and track names its class (``label``); a model of several classes is merged,
+linked and scored class by class (its frameAP is the mean over classes, as in ``eval``).
 """
 
 from __future__ import annotations
@@ -86,18 +88,21 @@ def write_detections(out_dir: Path, pred: VideoPrediction) -> None:
     """``detections.csv`` (one row per written box) and ``detections.jsonl`` (one line per
     frame, frames without a box get an empty list), plus ``tracks.csv``."""
     rows, ids = pred.shown, pred.track_ids
+    names = _names(pred)
+    labels = [names[c] for c in pred.labels_of_shown()]
     with open(out_dir / "detections.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["frame", "time", "x1", "y1", "x2", "y2", "score", "track"])
-        for row, track in zip(rows, ids, strict=True):
+        writer.writerow(["frame", "time", "x1", "y1", "x2", "y2", "score", "track", "label"])
+        for row, track, label in zip(rows, ids, labels, strict=True):
             frame = int(row[0])
             writer.writerow([frame, _frame_time(frame, pred.fps),
-                             *(f"{v:.2f}" for v in row[1:5]), f"{row[5]:.6f}", int(track)])
+                             *(f"{v:.2f}" for v in row[1:5]), f"{row[5]:.6f}", int(track),
+                             label])
     by_frame: dict[int, list[dict[str, Any]]] = {f: [] for f in range(1, pred.num_frames + 1)}
-    for row, track in zip(rows, ids, strict=True):
+    for row, track, label in zip(rows, ids, labels, strict=True):
         by_frame[int(row[0])].append({
             "box": [round(float(v), 2) for v in row[1:5]], "score": round(float(row[5]), 6),
-            "track": int(track),
+            "track": int(track), "label": label,
         })
     with open(out_dir / "detections.jsonl", "w") as handle:
         for frame, dets in by_frame.items():
@@ -105,11 +110,16 @@ def write_detections(out_dir: Path, pred: VideoPrediction) -> None:
                                      "detections": dets}) + "\n")
     with open(out_dir / "tracks.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["track", "frame", "x1", "y1", "x2", "y2", "tube_score"])
-        for number, tube in enumerate(pred.tubes, start=1):
+        writer.writerow(["track", "frame", "x1", "y1", "x2", "y2", "tube_score", "label"])
+        tube_labels = pred.tube_labels or [0] * len(pred.tubes)
+        for number, (tube, c) in enumerate(zip(pred.tubes, tube_labels, strict=True), start=1):
             for box in tube.boxes:
                 writer.writerow([number, int(box[0]), *(f"{v:.2f}" for v in box[1:5]),
-                                 f"{tube.score:.6f}"])
+                                 f"{tube.score:.6f}", names[c]])
+
+
+def _names(pred: VideoPrediction) -> list[str]:
+    return pred.class_names or ["gas"]
 
 
 def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
@@ -124,13 +134,17 @@ def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
                            every, int(render.gif_width), int(render.gif_max_frames))
     shown = pred.shown[:, 5] >= float(render.min_score)
     rows, ids = pred.shown[shown], pred.track_ids[shown]
+    names = _names(pred)
+    classes = pred.labels_of_shown()[shown]
     frames = rows[:, 0].astype(np.int64)
     try:
         for number, frame in enumerate(source, start=1):
             sel = frames == number
             label = f"{pred.name}  frame {number}  t={_frame_time(number, pred.fps):.2f}s"
+            # class names on the boxes only when there is more than one class to tell apart
+            box_names = [names[c] for c in classes[sel]] if len(names) > 1 else None
             writer.write(frame, draw_detections(frame, rows[sel, 1:5], rows[sel, 5].tolist(),
-                                                ids[sel].tolist(), label))
+                                                ids[sel].tolist(), label, names=box_names))
     finally:
         writer.close()
     return [p for p in (mp4, gif) if p is not None]
@@ -177,24 +191,32 @@ def gt_video(cfg: DictConfig, spec: str, pred: VideoPrediction) -> tuple[Any, st
 
 
 def gt_metrics(annotations: Any, key: str, pred: VideoPrediction) -> dict[str, Any]:
-    """This video's frameAP metrics against every GT box of it (all its tubes)."""
-    from iodvideo.evaluation.metrics import paper_metrics
+    """This video's frameAP metrics against every GT box of it (all its tubes); a model of
+    several classes is scored per class against that class's boxes, and the mean."""
+    from iodvideo.evaluation.classes import paper_metrics_by_class
 
     assert pred.merged is not None
-    result = paper_metrics({key: pred.merged}, {key: annotations.frame_boxes(key)}, workers=1)
+    names = _names(pred)
+    if len(names) > 1 and list(annotations.labels) != names:
+        raise ConfigError(f"the model detects {names} but {annotations.path} has labels "
+                          f"{list(annotations.labels)}")
+    classes = range(len(names)) if len(names) > 1 else [None]
+    result = paper_metrics_by_class(
+        [{key: pred.merged_of(c or 0)} for c in classes],
+        [{key: annotations.frame_boxes(key, c)} for c in classes], names, workers=1)
     metrics = {k: v for k, v in result.metrics.items() if np.isfinite(v)}
     return {"video": key, **metrics}
 
 
-def coco_results(pred: VideoPrediction, first_image_id: int = 1,
-                 category_id: int = 1) -> list[dict[str, Any]]:
+def coco_results(pred: VideoPrediction, first_image_id: int = 1) -> list[dict[str, Any]]:
     """The written detections (``detections.csv``'s rows) as COCO results: frame ``f`` is
-    image ``first_image_id + f - 1``, ``bbox`` is ``[x1, y1, x2 - x1, y2 - y1]`` (the
-    convention of ``convert --to coco``), one category (the detector has one class)."""
-    return [{"image_id": first_image_id + int(row[0]) - 1, "category_id": category_id,
+    image ``first_image_id + f - 1``, ``bbox`` is ``[x1, y1, x2 - x1, y2 - y1]`` and
+    ``category_id`` the class index + 1 (the conventions of ``convert --to coco``)."""
+    return [{"image_id": first_image_id + int(row[0]) - 1, "category_id": int(label) + 1,
              "bbox": [round(float(v), 2) for v in (row[1], row[2], row[3] - row[1],
                                                    row[4] - row[2])],
-             "score": round(float(row[5]), 6)} for row in pred.shown]
+             "score": round(float(row[5]), 6)}
+            for row, label in zip(pred.shown, pred.labels_of_shown(), strict=True)]
 
 
 def write_coco_results(out_dir: Path, pred: VideoPrediction,

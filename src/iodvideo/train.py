@@ -21,12 +21,12 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from iodvideo.allocator import keep_freed_memory
-from iodvideo.checkpointing import SafeCheckpointIO
+from iodvideo.checkpointing import LABELS_KEY, SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
-from iodvideo.errors import exit_on_user_error
+from iodvideo.errors import ConfigError, exit_on_user_error
 from iodvideo.hardware import describe_machine, describe_memory_format, describe_precision
 from iodvideo.lightning_module import IODLitModule, NonFiniteLossError, latest_checkpoint
 
@@ -42,8 +42,12 @@ def train(cfg: DictConfig) -> float | None:
         keep_freed_memory()  # before the first big tensor, and inherited by forked workers
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # missing data fails (or SynthIOD is generated) before any fit
+    set_num_classes(cfg, datamodule)
     pl.seed_everything(cfg.seed, workers=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    # the class names travel in the checkpoint with the config: what predict/eval name
+    # detections by (absent in checkpoints of versions before classes: one class)
+    resolved[LABELS_KEY] = list(datamodule.labels)
     detector = instantiate(cfg.model)
     datamodule.set_context(detector.context_frames)
     module = IODLitModule(
@@ -95,6 +99,22 @@ def train(cfg: DictConfig) -> float | None:
     if test and trainer.is_global_zero:
         print(test_summary(test, datamodule, tested))
     return value
+
+
+def set_num_classes(cfg: DictConfig, datamodule: Any) -> None:
+    """Fill ``model.heads.num_classes`` from the data's labels when it is null; a number that
+    disagrees with the data is a :class:`~iodvideo.errors.ConfigError` (a heatmap channel per
+    class: a different count cannot be trained on these targets)."""
+    heads = cfg.model.heads
+    wanted, found = heads.get("num_classes"), int(datamodule.num_classes)
+    if wanted is None:
+        with open_dict(heads):
+            heads.num_classes = found
+    elif int(wanted) != found:
+        raise ConfigError(
+            f"model.heads.num_classes={wanted} but {datamodule.annotations_path} has {found} "
+            f"class(es) {datamodule.labels}; set model.heads.num_classes=null to follow the data"
+        )
 
 
 def test_selected(

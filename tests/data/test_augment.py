@@ -99,3 +99,47 @@ def test_crop_keeps_clipped_boxes_whose_centre_stays_inside(monkeypatch):
     out = aug.crop(frames.astype(np.float32), tubes)
     np.testing.assert_array_equal(out.tubes[0][0], [0, 10, 10, 29])
     np.testing.assert_array_equal(_white_bbox(out.frames[0]), [0, 10, 10, 29])
+
+
+def test_crop_reports_which_tubes_it_kept(monkeypatch):
+    frames, (outside,) = _clip(box=(2, 2, 10, 10))
+    inside = np.tile(np.array((40, 25, 50, 35), np.float32), (K, 1))
+    aug = MOCAugment(**GEOMETRIC)
+    monkeypatch.setattr(aug.__class__, "_sample_crop", lambda *a: np.array([30, 20, 63, 47.0]))
+    monkeypatch.setattr(random, "choice", lambda seq: seq[-1])
+    out = aug.crop(frames.astype(np.float32), [outside, inside, outside, inside])
+    assert out.kept == [1, 3] and len(out.tubes) == 2
+    np.testing.assert_array_equal(out.tubes[0][0], [10, 5, 20, 15])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_augmented_targets_keep_each_tube_on_its_class_channel(seed):
+    """Two tubes of two classes through the whole augmentation and the targets: whichever
+    the crop keeps, each peak lands on the channel of its own tube's class."""
+    from iodvideo.data.dataset import clip_item
+
+    frames = np.zeros((K, H, W, 3), np.uint8)
+    left = np.tile(np.array((2, 2, 12, 12), np.float32), (K, 1))
+    right = np.tile(np.array((44, 30, 60, 46), np.float32), (K, 1))
+    transform = ResizeNormalize(32, 4)
+    random.seed(seed)
+    aug = MOCAugment(**GEOMETRIC)
+    item = clip_item(frames, [left, right], transform, K, 4, aug, labels=[1, 0], num_classes=2)
+    random.seed(seed)
+    kept = aug(frames, [left, right])
+    hm = item["hm"].numpy()
+    assert hm.shape == (2, 8, 8)
+    labels = [1, 0]
+    for slot, t in enumerate(kept.kept):
+        y, x = divmod(int(item["index"][slot]), 8)
+        assert hm[labels[t], y, x] == 1.0 and hm[1 - labels[t], y, x] < 1.0
+    assert item["mask"].sum() == len(kept.kept)
+    assert {c for c in range(2) if hm[c].max() == 1.0} == {labels[t] for t in kept.kept}
+
+
+def test_clip_item_needs_one_label_per_tube():
+    from iodvideo.data.dataset import clip_item
+
+    frames, tubes = _clip()
+    with pytest.raises(ValueError, match="2 labels for 1 tubes"):
+        clip_item(frames, tubes, ResizeNormalize(32, 4), K, labels=[0, 1], num_classes=2)

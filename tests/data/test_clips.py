@@ -6,6 +6,7 @@ import pytest
 from iodvideo.data.clips import (
     clip_boxes,
     clip_frames,
+    clip_objects,
     inference_clips,
     key_index,
     training_clips,
@@ -98,3 +99,16 @@ def test_clip_boxes_are_the_tubes_present_on_every_clip_frame():
     gappy = np.array([[f, f, 0, f + 5, 5] for f in (1, 2, 3, 5, 6)], np.float32)
     assert clip_boxes([gappy], 2, 3) == []  # frame 4 missing
     np.testing.assert_array_equal(clip_boxes([gappy], 1, 3)[0][:, 0], [1, 2, 3])
+
+
+def test_clip_objects_name_the_present_tubes_by_index():
+    tubes = _TwoPlumes().tubes("v")  # A1 (1-5), A2 (8-12), B1 (2-5), B2 (8-11)
+    indices, boxes = clip_objects(tubes, 2, 4)
+    assert indices == [0, 2] and len(boxes) == 2
+    for t, box in zip(indices, boxes, strict=True):
+        np.testing.assert_array_equal(box, tubes[t][tubes[t][:, 0] >= 2][:4, 1:5])
+    assert clip_objects(tubes, 9, 4)[0] == [1]  # B2 ends on frame 11
+    assert clip_objects(tubes, 5, 4) == ([], [])
+    # the labels of the present tubes come from the tubes' labels through the indices
+    labels = [0, 0, 1, 1]
+    assert [labels[t] for t in clip_objects(tubes, 8, 4)[0]] == [0, 1]

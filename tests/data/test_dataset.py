@@ -149,3 +149,49 @@ def test_datamodule_ground_truth_is_every_box_of_every_tube(two_plumes_root):
     assert videos == [VIDEO]
     assert gt[VIDEO][:, 0].tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 8, 8, 9, 9, 10, 10, 11, 11, 12]
     assert len(data.test_dataloader().dataset) == 9  # every start, gap or not
+
+
+def test_two_class_items_splat_each_tube_on_its_class_channel(tmp_path):
+    from classes_support import GAS_BOX, STEAM_BOX, video_name, write_two_class_root
+    from iodvideo.data.clips import Clip
+
+    root = write_two_class_root(tmp_path)
+    ann = load_annotations(root / "TrueLeakedGas.pkl")
+    assert ann.num_classes == 2
+    transform = ResizeNormalize(input_size=64, down_ratio=4)  # grid 16: 1 cell = 4 px
+    ds = ClipDataset(ann, [Clip(0, video_name(1), 1), Clip(1, video_name(2), 1)],
+                     FrameFolderReader(root / "Frames"), transform, 4)
+    both, gas_only = ds[0], ds[1]
+    assert both["hm"].shape == (2, 16, 16) and gas_only["hm"].shape == (2, 16, 16)
+
+    def cell(box):
+        return int((box[0] + box[2]) / 2 / 4), int((box[1] + box[3]) / 2 / 4)
+
+    (gx, gy), (sx, sy) = cell(GAS_BOX), cell(STEAM_BOX)
+    # video 1 lists steam (label 1) first: slot 0 is steam, slot 1 gas
+    assert both["mask"][:3].tolist() == [1, 1, 0]
+    assert both["index"][:2].tolist() == [sy * 16 + sx, gy * 16 + gx]
+    assert both["hm"][1, sy, sx] == 1 and both["hm"][0, gy, gx] == 1
+    assert both["hm"][0, sy, sx] < 1 and both["hm"][1, gy, gx] < 1
+    assert gas_only["hm"][1].sum() == 0 and gas_only["hm"][0, gy, gx] == 1
+
+
+def test_datamodule_names_the_classes_and_gives_ground_truth_per_class(tmp_path):
+    from classes_support import GAS_BOX, LABELS, video_name, write_two_class_root
+    from iodvideo.data.datamodule import IODVideoDataModule
+
+    root = write_two_class_root(tmp_path)
+    data = IODVideoDataModule(str(root), clip_len=4, input_size=64, num_workers=0,
+                              val_fraction=0.0)
+    assert data.labels == LABELS and data.num_classes == 2
+    videos, every = data.ground_truth("test")
+    assert videos == [video_name(4)] and len(every[videos[0]]) == 10
+    _, steam = data.ground_truth("test", label=1)
+    assert steam[videos[0]].shape == (0, 5)  # the test video has no steam; still listed
+    data.test_videos = lambda: [video_name(1)]
+    (video,), both = data.ground_truth("test")
+    _, gas = data.ground_truth("test", label=0)
+    assert len(both[video]) == 20 and len(gas[video]) == 10
+    np.testing.assert_array_equal(gas[video][:, 1:], np.tile(np.float32(GAS_BOX), (10, 1)))
+    with pytest.raises(ValueError, match=r"label 2 out of range.*\['gas', 'steam'\]"):
+        data.ground_truth("test", label=2)

@@ -73,3 +73,31 @@ def test_resize_normalize_maps_boxes_to_the_grid_and_clips_them():
     assert out.shape == (2, 3, 288, 288) and out.dtype == np.float32
     expected = (1 - np.array(transform.mean)) / transform.std
     np.testing.assert_allclose(out[0, :, 0, 0], expected, rtol=1e-5)
+
+
+def test_each_object_splats_on_its_class_channel():
+    gas = np.array([[1, 1, 3, 3]] * 2, np.float32)  # key centre (2, 2)
+    steam = np.array([[4, 5, 6, 7]] * 2, np.float32)  # key centre (5, 6)
+    t = build_targets([gas, steam], clip_len=2, grid_size=8, max_objects=3, labels=[0, 1],
+                      num_classes=2)
+    assert t["hm"].shape == (2, 8, 8)
+    assert t["hm"][0, 2, 2] == 1.0 and t["hm"][1, 6, 5] == 1.0
+    assert t["hm"][0, 6, 5] < 1.0 and t["hm"][1, 2, 2] < 1.0  # no peak on the other class
+    # regression targets are the class-free ones of the single-class call
+    single = build_targets([gas, steam], clip_len=2, grid_size=8, max_objects=3)
+    for key in ("wh", "mov", "centers", "index", "index_all", "mask"):
+        np.testing.assert_array_equal(t[key], single[key])
+    np.testing.assert_array_equal(single["hm"][0], t["hm"].max(axis=0))
+    # labels None is class 0 of however many channels
+    none = build_targets([gas], clip_len=2, grid_size=8, num_classes=3)
+    assert none["hm"].shape == (3, 8, 8) and none["hm"][1:].sum() == 0
+
+
+def test_labels_are_checked():
+    boxes = [np.array([[1, 1, 3, 3]] * 2, np.float32)]
+    with pytest.raises(ValueError, match=r"labels \[2\] out of range for num_classes=2"):
+        build_targets(boxes, clip_len=2, grid_size=8, labels=[2], num_classes=2)
+    with pytest.raises(ValueError, match=r"labels \[-1\] out of range"):
+        build_targets(boxes, clip_len=2, grid_size=8, labels=[-1], num_classes=2)
+    with pytest.raises(ValueError, match="2 labels for 1 objects"):
+        build_targets(boxes, clip_len=2, grid_size=8, labels=[0, 1], num_classes=2)

@@ -82,8 +82,33 @@ def test_top_n_is_capped_at_grid_size_and_shapes_are_checked() -> None:
     assert decode_mov(torch.rand_like(hm), wh, mov).shape == (2, 48, 9)
     with pytest.raises(ValueError, match="must both be"):
         decode_mov(hm, wh, mov[:, :2])
-    with pytest.raises(ValueError, match="single gas class"):
-        decode_mov(hm.expand(2, 2, 6, 8), wh, mov)
+    with pytest.raises(ValueError, match="one channel per class"):
+        decode_mov(hm[:, 0], wh, mov)
+
+
+def test_several_classes_rank_peaks_of_all_channels_together_with_their_class() -> None:
+    """Top N over (class, pixel): each peak keeps its own channel's score and class; NMS is
+    per channel (peaks of two classes on one pixel both survive); the box does not depend on
+    the class (sizes and movements are shared)."""
+    clip_len = 2
+    hm, wh, mov = _maps(1, clip_len, 6, 8)
+    hm = torch.zeros(1, 3, 6, 8)
+    hm[0, 0, 1, 1], hm[0, 2, 1, 1], hm[0, 1, 4, 6], hm[0, 1, 4, 5] = 0.4, 0.9, 0.7, 0.6
+    wh[:, 0::2], wh[:, 1::2] = 2.0, 4.0
+    dets, labels = decode_mov(hm, wh, mov, top_n=3, return_labels=True)
+    torch.testing.assert_close(dets[0, :, -1], torch.tensor([0.9, 0.7, 0.4]))
+    assert labels.tolist() == [[2, 1, 0]]
+    torch.testing.assert_close(dets[0, 0, :4], torch.tensor([0.0, -1.0, 2.0, 3.0]))
+    torch.testing.assert_close(dets[0, 0, :4], dets[0, 2, :4])  # same pixel, other class
+    torch.testing.assert_close(dets[0, 1, :4], torch.tensor([5.0, 2.0, 7.0, 6.0]))
+
+
+def test_one_class_decodes_as_before_and_labels_are_zero() -> None:
+    hm, wh, mov = _maps(2, 2, 6, 8)
+    hm = torch.rand_like(hm)
+    dets, labels = decode_mov(hm, wh, mov, top_n=5, return_labels=True)
+    torch.testing.assert_close(dets, decode_mov(hm, wh, mov, top_n=5))
+    assert labels.shape == (2, 5) and not labels.any()
 
 
 def test_boxes_to_image_same_for_numpy_and_torch_and_leaves_input() -> None:

@@ -58,3 +58,36 @@ def test_criterion_weights_and_gradients():
     assert losses["loss"].item() == pytest.approx(expected.item())
     losses["loss"].backward()
     assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in output.values())
+
+
+def test_criterion_on_several_classes_and_a_class_count_mismatch():
+    torch.manual_seed(0)
+    k, grid = 2, 4
+    output = {"hm": torch.randn(1, 2, grid, grid), "wh": torch.randn(1, 2 * k, grid, grid),
+              "mov": torch.randn(1, 2 * k, grid, grid)}
+    hm = torch.zeros(1, 2, grid, grid)
+    hm[0, 1, 1, 1] = 1  # the object is of class 1
+    batch = {
+        "hm": hm, "index": torch.tensor([[5]]), "index_all": torch.tensor([[[5, 5, 6, 6]]]),
+        "mask": torch.tensor([[1.0]]), "wh": torch.ones(1, 1, 2 * k),
+        "mov": torch.zeros(1, 1, 2 * k),
+    }
+    criterion = CenterNetLoss()
+    losses = criterion(output, batch)
+    assert torch.isfinite(losses["loss"])
+    expected = focal_loss(torch.sigmoid(output["hm"]).clamp(1e-4, 1 - 1e-4), hm)
+    assert losses["hm_loss"].item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match="model.heads.num_classes must equal"):
+        criterion({**output, "hm": output["hm"][:, :1]}, batch)
+
+
+def test_sta_follows_the_strongest_peak_of_any_class():
+    from iodvideo.losses import key_peak, sta_centres
+
+    prob = torch.full((1, 2, 5, 6), 0.01)
+    prob[0, 0, 1, 2] = 0.5
+    prob[0, 1, 3, 4] = 0.9  # class 1's peak is the strongest: row 3, column 4
+    assert key_peak(prob).tolist() == [[3 * 6 + 4]]
+    assert key_peak(prob[:, :1]).tolist() == [[1 * 6 + 2]]  # one class: as before
+    centres = sta_centres(prob, torch.zeros(1, 4, 5, 6))
+    assert centres.tolist() == [[[4.0, 3.0], [4.0, 3.0]]]

@@ -87,3 +87,24 @@ def test_l2norm_keeps_the_bf16_dtype_under_autocast():
     assert y.dtype == torch.bfloat16
     # bf16 norm, division and output: each rounds to 8 significant bits (2^-9 ≈ 2e-3)
     torch.testing.assert_close(y.float(), L2Norm(5)(x.float()), rtol=2e-2, atol=2e-2)
+
+
+def test_heatmap_has_one_channel_per_class():
+    heads = functools.partial(ClipHeads, head_conv=16, wh_head_conv=8, num_classes=2)
+    det = ClipDetector(FrameBackbone("resnet18"),
+                       functools.partial(FusionNeck, channels=16, out_channels=8), heads, 3)
+    out = det(torch.randn(2, 3, 3, 64, 64))
+    assert out["hm"].shape == (2, 2, 16, 16) and out["wh"].shape == (2, 6, 16, 16)
+    assert torch.all(det.heads.hm[-1].bias == HEATMAP_PRIOR_BIAS)
+    # null (the config's "from the data", unresolved) and the default are the one-class model
+    # of before, weight for weight
+    torch.manual_seed(0)
+    default = ClipHeads(8, clip_len=2, head_conv=4, wh_head_conv=4)
+    torch.manual_seed(0)
+    null = ClipHeads(8, clip_len=2, head_conv=4, wh_head_conv=4, num_classes=None)
+    assert default.num_classes == null.num_classes == 1
+    for (name, a), (_, b) in zip(default.state_dict().items(), null.state_dict().items(),
+                                 strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    with pytest.raises(ValueError, match="num_classes must be >= 1"):
+        ClipHeads(8, clip_len=2, num_classes=0)

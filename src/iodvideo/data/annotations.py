@@ -97,17 +97,31 @@ class Annotations:
             chosen = [v for v in chosen if v.endswith(f"_{visibility}")]
         return chosen
 
-    def tubes(self, video: str) -> list[np.ndarray]:
-        """All tubes of ``video`` over all labels, label by label in the pickle's order."""
-        return [tube for tubes in self.gttubes[video].values() for tube in tubes]
+    @property
+    def num_classes(self) -> int:
+        """Classes the detector tells apart: one heatmap channel per entry of ``labels``."""
+        return len(self.labels)
 
-    def frame_boxes(self, video: str) -> np.ndarray:
-        """Every GT box of ``video``: the rows of all its tubes, ``(n, 5)`` float32 ordered by
-        frame (rows of one frame in tube order). A frame may have several rows or none. This is
-        the ground truth of frameAP (protocol §9.2); with one tube it is that tube."""
-        tubes = self.tubes(video)
+    def tubes(self, video: str, label: int | None = None) -> list[np.ndarray]:
+        """All tubes of ``video`` over all labels, label by label in the pickle's order
+        (``label``: only that class's tubes, possibly none)."""
+        return [tube for lab, tubes in self.gttubes[video].items()
+                if label is None or lab == label for tube in tubes]
+
+    def tube_labels(self, video: str) -> list[int]:
+        """The class index of every tube of :meth:`tubes` (``video``), in the same order."""
+        return [lab for lab, tubes in self.gttubes[video].items() for _ in tubes]
+
+    def frame_boxes(self, video: str, label: int | None = None) -> np.ndarray:
+        """Every GT box of ``video`` (``label``: of that class only): the rows of its tubes,
+        ``(n, 5)`` float32 ordered by frame (rows of one frame in tube order). A frame may have
+        several rows or none. This is the ground truth of frameAP (protocol §9.2, one class at
+        a time); with one tube it is that tube."""
+        tubes = self.tubes(video, label)
         if len(tubes) == 1:
             return tubes[0]
+        if not tubes:
+            return np.zeros((0, 5), dtype=np.float32)
         rows = np.concatenate(tubes)
         return rows[np.argsort(rows[:, 0], kind="stable")]
 

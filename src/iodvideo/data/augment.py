@@ -33,10 +33,13 @@ CROP_MIN_IOUS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 @dataclass(frozen=True)
 class AugmentedClip:
     """``frames (K, h, w, 3)`` float32, ``tubes`` list of ``(K, 4)`` pixel boxes that
-    survived the crop (possibly empty: the clip then trains with mask 0)."""
+    survived the crop (possibly empty: the clip then trains with mask 0), and ``kept``, the
+    index of each surviving tube in the input list: the crop drops tubes whose centre leaves
+    it, so per-tube data (class labels) must be re-selected with ``kept`` to stay aligned."""
 
     frames: np.ndarray
     tubes: list[np.ndarray]
+    kept: list[int]
 
 
 def _clip_iou(boxes: np.ndarray, crop: np.ndarray) -> float:
@@ -66,7 +69,8 @@ class MOCAugment:
     crop_aspect: tuple[float, float] = (0.5, 2.0)
 
     def __call__(self, frames: np.ndarray, tubes: list[np.ndarray]) -> AugmentedClip:
-        """``frames (K, H, W, 3)`` uint8 or float; ``tubes`` list of ``(K, 4)`` pixel boxes."""
+        """``frames (K, H, W, 3)`` uint8 or float; ``tubes`` list of ``(K, 4)`` pixel boxes.
+        Mirror and expand keep every tube in order; only the crop drops some (``kept``)."""
         images = np.asarray(frames, dtype=np.float32)
         boxes = [np.asarray(t, dtype=np.float32).copy() for t in tubes]
         images, boxes = self.mirror(images, boxes)
@@ -160,14 +164,15 @@ class MOCAugment:
         cropped = images[:, y1 : y2 + 1, x1 : x2 + 1]
         limit = np.array([x2 - x1, y2 - y1, x2 - x1, y2 - y1], dtype=np.float32)
         shift = np.array([x1, y1, x1, y1], dtype=np.float32)
-        kept = []
-        for tube in boxes:
+        kept, indices = [], []
+        for t, tube in enumerate(boxes):
             moved = tube - shift
             cx, cy = (moved[:, 0] + moved[:, 2]) / 2, (moved[:, 1] + moved[:, 3]) / 2
             inside = (cx >= 0) & (cx <= limit[0]) & (cy >= 0) & (cy <= limit[1])
             if inside.all():
                 kept.append(np.clip(moved, 0, limit))
-        return AugmentedClip(np.ascontiguousarray(cropped), kept)
+                indices.append(t)
+        return AugmentedClip(np.ascontiguousarray(cropped), kept, indices)
 
     def _sample_crop(
         self, boxes: list[np.ndarray], min_iou: float, width: int, height: int

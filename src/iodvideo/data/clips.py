@@ -64,18 +64,29 @@ def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: in
     return clips
 
 
-def clip_boxes(tubes: Sequence[np.ndarray], start: int, clip_len: int) -> list[np.ndarray]:
-    """The ``(K, 4)`` boxes of every tube present on all K frames ``start..start+K-1``, in tube
-    order: one object each in the clip's targets (protocol §4.1). A tube on only some of the
+def clip_objects(
+    tubes: Sequence[np.ndarray], start: int, clip_len: int
+) -> tuple[list[int], list[np.ndarray]]:
+    """The tubes present on all K frames ``start..start+K-1``: their indices into ``tubes``
+    and their ``(K, 4)`` boxes, in tube order — one object each in the clip's targets (protocol
+    §4.1). The indices are what carries per-tube data along (the class of each object:
+    :meth:`iodvideo.data.annotations.Annotations.tube_labels`). A tube on only some of the
     frames has no box on the others and is left out (training clips never have one, see
     :func:`training_clips`); no tube on the frames gives no object."""
-    out = []
-    for tube in tubes:
+    indices, boxes = [], []
+    for t, tube in enumerate(tubes):
         first = int(np.searchsorted(tube[:, 0], start))
         rows = tube[first : first + clip_len]
         if len(rows) == clip_len and rows[-1, 0] == start + clip_len - 1:
-            out.append(rows[:, 1:5])
-    return out
+            indices.append(t)
+            boxes.append(rows[:, 1:5])
+    return indices, boxes
+
+
+def clip_boxes(tubes: Sequence[np.ndarray], start: int, clip_len: int) -> list[np.ndarray]:
+    """The ``(K, 4)`` boxes of every tube present on all K frames ``start..start+K-1``, in tube
+    order (:func:`clip_objects` without the indices)."""
+    return clip_objects(tubes, start, clip_len)[1]
 
 
 def inference_clips(

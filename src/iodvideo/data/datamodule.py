@@ -147,6 +147,17 @@ class IODVideoDataModule(pl.LightningDataModule):
             self._annotations = load_annotations(self.annotations_path)
         return self._annotations
 
+    @property
+    def labels(self) -> list[str]:
+        """Class names, in heatmap-channel order (the annotation pickle's ``labels``)."""
+        return list(self.annotations.labels)
+
+    @property
+    def num_classes(self) -> int:
+        """Heatmap channels the detector needs for this data (``model.heads.num_classes``).
+        On-the-fly SynthIOD clips are single-class, as is the SynthIOD pickle beside them."""
+        return self.annotations.num_classes
+
     def setup(self, stage: str | None = None) -> None:
         if not self.annotations_path.is_file():
             self.prepare_data()
@@ -247,14 +258,21 @@ class IODVideoDataModule(pl.LightningDataModule):
             multiprocessing_context=worker_start_method(min(self.num_workers, 2)),
         )
 
-    def ground_truth(self, stage: str = "test") -> tuple[list[str], dict[str, np.ndarray]]:
+    def ground_truth(
+        self, stage: str = "test", label: int | None = None
+    ) -> tuple[list[str], dict[str, np.ndarray]]:
         """Videos of the ``val`` or ``test`` loader (index order of ``video_idx``) and their
         ground truth for frameAP: every GT box, ``(n, 5)`` rows ``frame, x1, y1, x2, y2`` of all
-        the video's tubes (:meth:`Annotations.frame_boxes`; several rows or none per frame)."""
+        the video's tubes (:meth:`Annotations.frame_boxes`; several rows or none per frame).
+        ``label``: only the boxes of that class (frameAP is scored one class at a time); a
+        video without that class gets ``(0, 5)``, so the video index order stays the same."""
         if stage not in ("val", "test"):
             raise ValueError(f"stage must be 'val' or 'test', got {stage!r}")
+        if label is not None and not 0 <= label < self.num_classes:
+            raise ValueError(f"label {label} out of range: the data has classes "
+                             f"0..{self.num_classes - 1} ({self.labels})")
         videos = self.val_videos() if stage == "val" else self.test_videos()
-        return videos, {video: self.annotations.frame_boxes(video) for video in videos}
+        return videos, {video: self.annotations.frame_boxes(video, label) for video in videos}
 
     def eval_ground_truth(self) -> tuple[list[str], dict[str, np.ndarray]]:
         """The test videos and their GT boxes (``ground_truth("test")``)."""

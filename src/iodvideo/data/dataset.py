@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from iodvideo.data.annotations import Annotations
 from iodvideo.data.augment import MOCAugment
-from iodvideo.data.clips import Clip, clip_boxes, clip_frames
+from iodvideo.data.clips import Clip, clip_frames, clip_objects
 from iodvideo.data.readers import FrameReader
 from iodvideo.data.targets import build_targets
 from iodvideo.data.transforms import ResizeNormalize
@@ -23,9 +23,10 @@ class ClipDataset(Dataset):
 
     ``context`` extra frames per side are read (clamped) for backbones that need them (TDN);
     augmentation and targets always refer to the K clip frames' boxes: one object per tube
-    present on all K frames (:func:`iodvideo.data.clips.clip_boxes`; zero, one or several). A
-    clip without one — its tubes cropped away by the augmentation (protocol §3), or an
-    inference clip over a gap — keeps an all-zero heatmap and ``mask`` 0.
+    present on all K frames (:func:`iodvideo.data.clips.clip_objects`; zero, one or several),
+    splatted on the heatmap channel of its tube's class (``hm`` has one channel per entry of
+    the pickle's ``labels``). A clip without one — its tubes cropped away by the augmentation
+    (protocol §3), or an inference clip over a gap — keeps an all-zero heatmap and ``mask`` 0.
     """
 
     def __init__(
@@ -62,9 +63,12 @@ class ClipDataset(Dataset):
                 f"{self.reader.describe(clip.video)}: frames are {frames.shape[1]}x"
                 f"{frames.shape[2]} but the annotation says {image_hw[0]}x{image_hw[1]}"
             )
-        tubes = clip_boxes(self.annotations.tubes(clip.video), clip.start, self.clip_len)
+        present, tubes = clip_objects(self.annotations.tubes(clip.video), clip.start,
+                                      self.clip_len)
+        tube_labels = self.annotations.tube_labels(clip.video)
         item = clip_item(frames, tubes, self.transform, self.clip_len, self.max_objects,
-                         self.augment)
+                         self.augment, labels=[tube_labels[t] for t in present],
+                         num_classes=self.annotations.num_classes)
         item["video_idx"] = torch.tensor(clip.video_index)
         item["start"] = torch.tensor(clip.start)
         item["image_hw"] = torch.tensor(np.asarray(image_hw))
@@ -78,15 +82,25 @@ def clip_item(
     clip_len: int,
     max_objects: int = 128,
     augment: MOCAugment | None = None,
+    labels: Sequence[int] | None = None,
+    num_classes: int = 1,
 ) -> dict[str, torch.Tensor]:
     """Frames ``(T, H, W, 3)`` uint8 and the K clip frames' boxes of each tube (image pixels)
-    → the normalised ``video`` tensor and its targets (augmented first if ``augment``)."""
+    → the normalised ``video`` tensor and its targets (augmented first if ``augment``).
+
+    ``labels``: each tube's class (None: all class 0), ``num_classes``: heatmap channels. The
+    augmentation's crop may drop tubes; their labels are dropped with them (``kept``)."""
+    if labels is not None and len(labels) != len(tubes):
+        raise ValueError(f"{len(labels)} labels for {len(tubes)} tubes: need one per tube")
     if augment is not None:
         augmented = augment(frames, list(tubes))
         frames, tubes = augmented.frames, augmented.tubes
+        if labels is not None:
+            labels = [labels[t] for t in augmented.kept]
     boxes_hw = frames.shape[1:3]
     grid_tubes = [transform.boxes(tube, boxes_hw) for tube in tubes]
-    targets = build_targets(grid_tubes, clip_len, transform.grid_size, max_objects)
+    targets = build_targets(grid_tubes, clip_len, transform.grid_size, max_objects,
+                            labels=labels, num_classes=num_classes)
     item = {key: torch.from_numpy(value) for key, value in targets.items()}
     item["video"] = torch.from_numpy(transform.frames(frames))
     return item

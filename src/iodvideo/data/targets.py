@@ -50,11 +50,16 @@ def draw_gaussian(heatmap: np.ndarray, center: tuple[int, int], radius: int) -> 
 
 
 def build_targets(
-    tubes: Sequence[np.ndarray], clip_len: int, grid_size: int, max_objects: int = 128
+    tubes: Sequence[np.ndarray],
+    clip_len: int,
+    grid_size: int,
+    max_objects: int = 128,
+    labels: Sequence[int] | None = None,
+    num_classes: int = 1,
 ) -> dict[str, np.ndarray]:
     """Targets for one clip from its tubes' boxes ``(K, 4)`` in grid units (protocol §4.1).
 
-    Returns ``hm (1, g, g)``, ``wh``/``mov``/``centers``/``index_all (max_objects, 2K)``,
+    Returns ``hm (num_classes, g, g)``, ``wh``/``mov``/``centers``/``index_all (max_objects, 2K)``,
     ``index``/``mask (max_objects,)``. ``mov`` is each frame's centre minus the *integer*
     key centre; ``index_all`` holds each frame's floored centre twice (x and y channel).
     One object per tube, each with a box on all K frames (an object cannot lack a box on one
@@ -63,11 +68,17 @@ def build_targets(
     STA terms skip it, the focal loss sees background.
     Flat indices are clamped into the grid: a centre on the far border (allowed by the
     reference's ``0 ≤ c ≤ g`` check) would otherwise index past the map.
+
+    ``labels`` gives each tube's class index (same order as ``tubes``; None: all class 0, the
+    single-class data this was written for): its Gaussian goes on that class's heatmap channel,
+    so two classes overlapping in one place still each get their peak. The regression targets
+    do not depend on the class (the box heads are shared).
     """
     if len(tubes) > max_objects:
         raise ValueError(f"{len(tubes)} objects in one clip exceed max_objects={max_objects}")
+    classes = _checked_labels(labels, len(tubes), num_classes)
     key = clip_len // 2
-    hm = np.zeros((1, grid_size, grid_size), dtype=np.float32)
+    hm = np.zeros((num_classes, grid_size, grid_size), dtype=np.float32)
     wh = np.zeros((max_objects, 2 * clip_len), dtype=np.float32)
     mov = np.zeros_like(wh)
     centers = np.zeros_like(wh)
@@ -84,7 +95,7 @@ def build_targets(
         key_center_int = frame_centers[key].astype(np.int32)
         radius = gaussian_radius(key_box[3] - key_box[1], key_box[2] - key_box[0])
         cx, cy = np.clip(key_center_int, 0, last)
-        draw_gaussian(hm[0], (int(cx), int(cy)), radius)
+        draw_gaussian(hm[classes[n]], (int(cx), int(cy)), radius)
         index[n] = cy * grid_size + cx
         wh[n, 0::2] = boxes[:, 2] - boxes[:, 0]
         wh[n, 1::2] = boxes[:, 3] - boxes[:, 1]
@@ -98,3 +109,21 @@ def build_targets(
         "hm": hm, "wh": wh, "mov": mov, "centers": centers,
         "index": index, "index_all": index_all, "mask": mask,
     }
+
+
+def _checked_labels(labels: Sequence[int] | None, count: int, num_classes: int) -> list[int]:
+    """``labels`` as plain ints (all 0 when None), after checking there is one per tube and
+    each indexes a heatmap channel: a label out of range would otherwise raise an IndexError
+    deep in a DataLoader worker, or (negative) silently splat on another class."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if labels is None:
+        return [0] * count
+    classes = [int(label) for label in labels]
+    if len(classes) != count:
+        raise ValueError(f"{len(classes)} labels for {count} objects: need one label per tube")
+    bad = sorted({c for c in classes if not 0 <= c < num_classes})
+    if bad:
+        raise ValueError(f"labels {bad} out of range for num_classes={num_classes} "
+                         f"(class indices 0..{num_classes - 1})")
+    return classes

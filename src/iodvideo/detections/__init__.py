@@ -6,7 +6,13 @@ per-frame rescoring (§9.1 step 2), the +1-pixel IoU and tube linking (§9.3). B
 """
 
 from iodvideo.detections.batch import DecodedBatch, DecodeSettings, decode_batch
-from iodvideo.detections.decode import boxes_to_image, decode_clips, decode_mov, decode_sta
+from iodvideo.detections.decode import (
+    boxes_to_image,
+    decode_clips,
+    decode_labelled,
+    decode_mov,
+    decode_sta,
+)
 from iodvideo.detections.iou import iou_elementwise, iou_plus1
 from iodvideo.detections.linking import Tube, build_tubes, tubelet_nms
 from iodvideo.detections.merge import clips_to_frame_detections
@@ -26,6 +32,7 @@ __all__ = [
     "clips_to_frame_detections",
     "decode_batch",
     "decode_clips",
+    "decode_labelled",
     "decode_mov",
     "decode_sta",
     "frame_score_order",

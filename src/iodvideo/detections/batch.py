@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from iodvideo.detections.decode import boxes_to_image, decode_clips
+from iodvideo.detections.decode import boxes_to_image, decode_labelled
 from iodvideo.errors import ConfigError
 
 DECODE_MODES = ("mov", "sta")
@@ -38,21 +38,33 @@ class DecodeSettings:
 @dataclass
 class DecodedBatch:
     """Tubelets ``(B, N, 4K+1)`` of one batch: ``grid`` in output-grid units (what the
-    validation image callback draws), ``tubelets`` in image pixels (float32, as decoded), and
-    the clips' ``video_idx`` / 1-based ``start`` when the batch carried them."""
+    validation image callback draws), ``tubelets`` in image pixels (float32, as decoded), the
+    class index ``labels (B, N)`` of every tubelet (all 0 for a single-class model), and the
+    clips' ``video_idx`` / 1-based ``start`` when the batch carried them."""
 
     grid: torch.Tensor
     tubelets: torch.Tensor
     video_idx: torch.Tensor | None = None
     start: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
 
-    def clips(self) -> Iterator[tuple[int, int, np.ndarray]]:
-        """``(video_idx, start, (N, 4K+1) float64 tubelets)`` per clip."""
+    def clips(self, label: int | None = None) -> Iterator[tuple[int, int, np.ndarray]]:
+        """``(video_idx, start, (N, 4K+1) float64 tubelets)`` per clip; with ``label`` only
+        that class's tubelets (in score order, like all of them)."""
         if self.video_idx is None or self.start is None:
             raise ValueError("this batch carried no video_idx/start")
-        for vi, start, tubelets in zip(self.video_idx.tolist(), self.start.tolist(),
-                                       self.tubelets, strict=True):
-            yield vi, start, tubelets.double().numpy()
+        for b, (vi, start) in enumerate(zip(self.video_idx.tolist(), self.start.tolist(),
+                                            strict=True)):
+            yield vi, start, self.clip_tubelets(b, label)
+
+    def clip_tubelets(self, index: int, label: int | None = None) -> np.ndarray:
+        """Clip ``index``'s tubelets as float64 ``(N, 4K+1)`` (``label``: of that class)."""
+        tubelets = self.tubelets[index].double().numpy()
+        if label is None:
+            return tubelets
+        labels = self.labels[index].numpy() if self.labels is not None else np.zeros(
+            len(tubelets), dtype=np.int64)
+        return tubelets[labels == label]
 
 
 def _per_clip(value: Any, batch: int, name: str) -> torch.Tensor:
@@ -72,7 +84,8 @@ def decode_batch(
     tubelets come back on the CPU.
     """
     out = {k: v.float() for k, v in out.items()}
-    grid = decode_clips(out, settings.mode, settings.top_n, settings.offset_scale).cpu()
+    grid, labels = decode_labelled(out, settings.mode, settings.top_n, settings.offset_scale)
+    grid, labels = grid.cpu(), labels.cpu()
     size = grid.shape[0]
     image_hw = _per_clip(batch["image_hw"], size, "image_hw").reshape(size, 2).tolist()
     grid_hw = tuple(out["hm"].shape[-2:])
@@ -82,5 +95,6 @@ def decode_batch(
         grid, tubelets,
         _per_clip(batch["video_idx"], size, "video_idx").long() if "video_idx" in batch else None,
         _per_clip(batch["start"], size, "start").long() if "start" in batch else None,
+        labels,
     )
 

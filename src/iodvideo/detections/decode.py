@@ -21,21 +21,27 @@ def _peak_nms(hm: torch.Tensor) -> torch.Tensor:
 
 def _top_peaks(
     hm: torch.Tensor, wh: torch.Tensor, offsets: torch.Tensor, name: str, top_n: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Check the head shapes; return the ``top_n`` NMS peaks of ``hm``: scores, flat index,
-    x and y (in ``offsets``' dtype), each ``(B, N)``; ``top_n`` is capped at ``h·w``."""
-    if hm.dim() != 4 or hm.shape[1] != 1:
-        raise ValueError(f"hm must be (B, 1, h, w) for the single gas class, got {tuple(hm.shape)}")
-    batch, _, height, width = hm.shape
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check the head shapes; return the ``top_n`` NMS peaks of ``hm (B, C, h, w)`` over all
+    classes at once: scores, flat pixel index, x and y (in ``offsets``' dtype) and the class of
+    each peak, each ``(B, N)``; ``top_n`` is capped at ``C·h·w``. The top N of all (class,
+    pixel) pairs is what the reference's per-class top N followed by a global top N gives;
+    with one class it is the single-class decoder."""
+    if hm.dim() != 4 or hm.shape[1] < 1:
+        raise ValueError(f"hm must be (B, C, h, w), one channel per class, got {tuple(hm.shape)}")
+    batch, classes, height, width = hm.shape
     if offsets.shape != wh.shape or offsets.shape[0] != batch or offsets.shape[2:] != hm.shape[2:]:
         raise ValueError(
             f"wh {tuple(wh.shape)} and {name} {tuple(offsets.shape)} must both be (B, 2K, h, w) "
             f"matching hm {tuple(hm.shape)}"
         )
-    scores, index = _peak_nms(hm).reshape(batch, -1).topk(min(top_n, height * width), dim=1)
+    peaks = _peak_nms(hm).reshape(batch, -1)
+    scores, flat = peaks.topk(min(top_n, classes * height * width), dim=1)
+    labels = torch.div(flat, height * width, rounding_mode="floor")
+    index = flat % (height * width)
     ys = torch.div(index, width, rounding_mode="floor").to(offsets.dtype)
     xs = (index % width).to(offsets.dtype)
-    return scores, index, xs, ys
+    return scores, index, xs, ys, labels
 
 
 def _tubelets(
@@ -50,22 +56,25 @@ def _tubelets(
 
 
 def decode_mov(
-    hm: torch.Tensor, wh: torch.Tensor, mov: torch.Tensor, top_n: int = 100
-) -> torch.Tensor:
+    hm: torch.Tensor, wh: torch.Tensor, mov: torch.Tensor, top_n: int = 100,
+    return_labels: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Turn heatmap peaks into K-frame tubelets, as the reference MOV decoder does.
 
-    ``hm`` holds probabilities ``(B, 1, h, w)``; ``wh`` and ``mov`` are ``(B, 2K, h, w)`` with
-    channels ``(2k, 2k+1)`` = (x, y) or (w, h) of frame k. The top ``top_n`` NMS peaks per clip
-    (no score threshold, so low-score boxes reach the evaluator like in the paper runs) each give
-    one tubelet: frame k is centred at peak + mov_k, and its size is read where that centre falls,
-    truncated toward zero, except on the key frame ``K // 2`` which reads it at the peak. Like the
-    reference, the flat index is clamped rather than x and y, so a centre left of the map reads
-    the end of the previous row. ``top_n`` is capped at ``h·w`` (the reference would fail).
+    ``hm`` holds probabilities ``(B, C, h, w)``, one channel per class; ``wh`` and ``mov`` are
+    ``(B, 2K, h, w)`` with channels ``(2k, 2k+1)`` = (x, y) or (w, h) of frame k. The top
+    ``top_n`` NMS peaks per clip over all classes (no score threshold, so low-score boxes reach
+    the evaluator like in the paper runs) each give one tubelet: frame k is centred at peak +
+    mov_k, and its size is read where that centre falls, truncated toward zero, except on the
+    key frame ``K // 2`` which reads it at the peak. Like the reference, the flat index is
+    clamped rather than x and y, so a centre left of the map reads the end of the previous row.
+    ``top_n`` is capped at ``C·h·w`` (the reference would fail).
 
     Returns ``(B, N, 4K+1)`` in grid units: columns ``4k..4k+3`` = x1, y1, x2, y2 of frame k,
-    the last column the peak score shared by all frames.
+    the last column the peak score shared by all frames; with ``return_labels`` also the class
+    index ``(B, N)`` of every tubelet (sizes and movements are class-agnostic, as in MOC).
     """
-    scores, index, xs, ys = _top_peaks(hm, wh, mov, "mov", top_n)
+    scores, index, xs, ys, labels = _top_peaks(hm, wh, mov, "mov", top_n)
     clip_len, (height, width) = mov.shape[1] // 2, hm.shape[2:]
 
     offsets = gather_at(mov, index)  # (B, N, 2K)
@@ -76,13 +85,14 @@ def decode_mov(
     flat[..., clip_len // 2] = index
     flat = flat.clamp(0, height * width - 1)
     sizes = gather_at(wh, flat.repeat_interleave(2, dim=-1))  # (B, N, 2K)
-    return _tubelets(cx, cy, sizes, scores)
+    tubelets = _tubelets(cx, cy, sizes, scores)
+    return (tubelets, labels) if return_labels else tubelets
 
 
 def decode_sta(
     hm: torch.Tensor, wh: torch.Tensor, sta: torch.Tensor, top_n: int = 100,
-    offset_scale: float = 18.0,
-) -> torch.Tensor:
+    offset_scale: float = 18.0, return_labels: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """STA-mode decoding (protocol §8 step 3, §11 items 10 and 13).
 
     ``sta (B, 2K, h, w)`` holds the STA head's tanh outputs, channels (2k, 2k+1) = (o_x, o_y)
@@ -91,26 +101,35 @@ def decode_sta(
     ys + s·o_y,k ∓ h_k/2) with ``offset_scale`` s (18 in the paper runs: input 288 / down ratio
     4 / 4; the visualisation tool's 1 is a bug). Same output layout as :func:`decode_mov`.
     """
-    scores, index, xs, ys = _top_peaks(hm, wh, sta, "sta", top_n)
+    scores, index, xs, ys, labels = _top_peaks(hm, wh, sta, "sta", top_n)
     offsets = gather_at(sta, index) * offset_scale  # (B, N, 2K)
     sizes = gather_at(wh, index)
     cx = xs.unsqueeze(-1) + offsets[..., 0::2]
     cy = ys.unsqueeze(-1) + offsets[..., 1::2]
-    return _tubelets(cx, cy, sizes, scores)
+    tubelets = _tubelets(cx, cy, sizes, scores)
+    return (tubelets, labels) if return_labels else tubelets
+
+
+def decode_labelled(
+    out: dict[str, torch.Tensor], mode: str = "mov", top_n: int = 100, offset_scale: float = 18.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a detector's output dict (``hm`` logits, one channel per class) in ``mov`` or
+    ``sta`` mode: tubelets ``(B, N, 4K+1)`` and the class index ``(B, N)`` of each."""
+    hm = torch.sigmoid(out["hm"])
+    if mode == "mov":
+        return decode_mov(hm, out["wh"], out["mov"], top_n, return_labels=True)
+    if mode == "sta":
+        if "sta" not in out:
+            raise ValueError("STA decoding needs an 'sta' head output; this model has none")
+        return decode_sta(hm, out["wh"], out["sta"], top_n, offset_scale, return_labels=True)
+    raise ValueError(f"decode mode must be 'mov' or 'sta', got {mode!r}")
 
 
 def decode_clips(
     out: dict[str, torch.Tensor], mode: str = "mov", top_n: int = 100, offset_scale: float = 18.0
 ) -> torch.Tensor:
-    """Decode a detector's output dict (``hm`` logits) in ``mov`` or ``sta`` mode."""
-    hm = torch.sigmoid(out["hm"])
-    if mode == "mov":
-        return decode_mov(hm, out["wh"], out["mov"], top_n)
-    if mode == "sta":
-        if "sta" not in out:
-            raise ValueError("STA decoding needs an 'sta' head output; this model has none")
-        return decode_sta(hm, out["wh"], out["sta"], top_n, offset_scale)
-    raise ValueError(f"decode mode must be 'mov' or 'sta', got {mode!r}")
+    """The tubelets of :func:`decode_labelled` (a single-class model's whole output)."""
+    return decode_labelled(out, mode, top_n, offset_scale)[0]
 
 
 def boxes_to_image(dets: Dets, grid_hw: tuple[int, int], image_hw: tuple[int, int]) -> Dets:

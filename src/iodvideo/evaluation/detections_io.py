@@ -5,7 +5,10 @@
 * Original (protocol §8 step 5): ``<dir>/<video key>/<start:05d>.pkl``, one pickle per
   inference clip holding ``{1: float32 (N, 4K+1)}``: per tubelet the K boxes of frames
   start … start+K−1, then the tubelet score. Every clip start 1 … nframes−K+1 must be there
-  (the reference aborts on a missing one; so do we, naming the file).
+  (the reference aborts on a missing one; so do we, naming the file). The key is the 1-based
+  class: with several classes a pickle holds ``{c + 1: tubelets of class c}`` (a missing
+  key: no tubelet of that class).
+* Ours with several classes: one directory per class name, ``<dir>/<label>/<video key>.npy``.
 
 Pickles are read with an unpickler that only rebuilds numpy arrays and builtin containers.
 Video keys contain a ``/`` (``TrueLeakedGas/002_...``), so both formats nest one directory.
@@ -27,7 +30,8 @@ class DetectionError(IODVideoError):
     """Detections on disk are missing, malformed, or name videos that do not exist."""
 
 
-def _load_clip_pickle(path: Path, columns: int | None) -> np.ndarray:
+def _load_clip_pickle(path: Path, columns: int | None, key: int = 1,
+                      required: bool = True) -> np.ndarray:
     try:
         raw = restricted_loads(path.read_bytes())
     except FileNotFoundError:
@@ -36,9 +40,11 @@ def _load_clip_pickle(path: Path, columns: int | None) -> np.ndarray:
         ) from None
     except Exception as err:  # noqa: BLE001 - any unpickling failure is the file's fault
         raise DetectionError(f"{path}: not a clip detection pickle ({err})") from None
-    if not isinstance(raw, dict) or 1 not in raw:
-        raise DetectionError(f"{path}: expected a dict {{1: (N, 4K+1) array}}")
-    array = np.asarray(raw[1], dtype=np.float64)
+    if not isinstance(raw, dict) or (required and key not in raw):
+        raise DetectionError(f"{path}: expected a dict {{{key}: (N, 4K+1) array}}")
+    if key not in raw:
+        return np.empty((0, columns or 1), dtype=np.float64)
+    array = np.asarray(raw[key], dtype=np.float64)
     if array.ndim != 2 or (array.size and (array.shape[1] - 1) % 4) or (
         columns is not None and array.size and array.shape[1] != columns
     ):
@@ -48,18 +54,23 @@ def _load_clip_pickle(path: Path, columns: int | None) -> np.ndarray:
     return array
 
 
-def read_clip_tubelets(video_dir: Path, nframes: int, clip_len: int) -> dict[int, np.ndarray]:
-    """One video's per-clip pickles as ``{start: (N, 4K+1)}``."""
+def read_clip_tubelets(video_dir: Path, nframes: int, clip_len: int,
+                       label: int | None = None) -> dict[int, np.ndarray]:
+    """One video's per-clip pickles as ``{start: (N, 4K+1)}``: key 1 (the single class), or
+    class ``label``'s key ``label + 1`` of a several-class run (absent: no tubelet)."""
     columns = 4 * clip_len + 1
+    key = 1 if label is None else label + 1
     return {
-        start: _load_clip_pickle(video_dir / f"{start:05d}.pkl", columns)
+        start: _load_clip_pickle(video_dir / f"{start:05d}.pkl", columns, key, label is None)
         for start in range(1, nframes - clip_len + 2)
     }
 
 
-def read_clip_dir(video_dir: Path, nframes: int, clip_len: int) -> np.ndarray:
+def read_clip_dir(video_dir: Path, nframes: int, clip_len: int,
+                  label: int | None = None) -> np.ndarray:
     """One video's per-clip pickles → ``(M, 6)`` frame detections (reference §9.1 step 1)."""
-    return clips_to_frame_detections(read_clip_tubelets(video_dir, nframes, clip_len), clip_len)
+    return clips_to_frame_detections(
+        read_clip_tubelets(video_dir, nframes, clip_len, label), clip_len)
 
 
 def read_video_npy(path: Path) -> np.ndarray:
@@ -88,22 +99,27 @@ def load_detections(
     nframes: Mapping[str, int],
     clip_len: int = 8,
     allow_missing: bool = False,
+    label: tuple[int, str] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """Frame detections of ``videos`` from ``root``, either format; returns (detections,
     videos without any detections). A video with no detections is an error unless
-    ``allow_missing`` (then its GT boxes simply count as misses)."""
+    ``allow_missing`` (then its GT boxes simply count as misses). ``label`` (index, name):
+    one class of a several-class run, read from ``<root>/<name>/<video>.npy`` or from the
+    per-clip pickles' key ``index + 1``."""
     root = Path(root)
     if not root.is_dir():
         raise DetectionError(f"{root}: detections directory not found")
     out: dict[str, np.ndarray] = {}
     missing: list[str] = []
+    npy_root = root / label[1] if label is not None else root
     for video in videos:
-        npy = root / f"{video}.npy"
+        npy = npy_root / f"{video}.npy"
         clip_dir = root / video
         if npy.is_file():
             out[video] = read_video_npy(npy)
         elif clip_dir.is_dir() and any(clip_dir.glob("*.pkl")):
-            out[video] = read_clip_dir(clip_dir, nframes[video], clip_len)
+            out[video] = read_clip_dir(clip_dir, nframes[video], clip_len,
+                                       None if label is None else label[0])
         else:
             missing.append(video)
     if missing and not allow_missing:

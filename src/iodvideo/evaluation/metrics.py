@@ -75,6 +75,8 @@ class SplitMetrics:
     metrics: dict[str, float]
     ap: dict[str, dict[float, float]]  # subset (all/clear/vague) → threshold → AP (fraction)
     scored: ScoredDetections | None = field(default=None, repr=False)
+    # several classes: each class's own metrics by label name (``metrics`` holds their mean)
+    per_class: dict[str, SplitMetrics] = field(default_factory=dict, repr=False)
 
 
 def paper_metrics(

@@ -4,6 +4,10 @@
   key centre). The STA head is computed but untrained.
 * STA (``sta=True``): L = w_hm·focal + w_wh·L1(wh) + w_sta·STAloss(predicted, GT centres);
   the mov head is computed but untrained — STAloss takes the movement loss's place.
+
+The focal loss covers every heatmap channel (one per class). STAloss, as in the reference,
+aligns one track per clip: the strongest peak of any class against object slot 0 (the first
+tube present); further objects of a clip get the size and focal terms only.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ DEFAULT_OFFSET_SCALE = 18.0
 
 
 def key_peak(prob: torch.Tensor) -> torch.Tensor:
-    """Flat index ``(B, 1)`` of the single strongest 3×3-NMS peak of ``prob (B, 1, h, w)``.
+    """Flat index ``(B, 1)`` into ``h·w`` of the single strongest 3×3-NMS peak of
+    ``prob (B, C, h, w)``, whatever its class: the map is reduced to its maximum over classes
+    first (a no-op for one class), since STAloss follows one object (slot 0) of any class and
+    the STA map it reads is shared by all classes.
 
     No gradient flows through the selection; ties go to ``topk``'s order, like the reference.
     """
-    prob = prob.detach()
+    prob = prob.detach().amax(dim=1, keepdim=True)
     keep = F.max_pool2d(prob, kernel_size=3, stride=1, padding=1) == prob
     return (prob * keep).reshape(prob.shape[0], -1).topk(1, dim=1).indices
 
@@ -73,6 +80,12 @@ class CenterNetLoss(nn.Module):
         self, output: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         output = {k: v.float() for k, v in output.items()}  # bf16 autocast: losses in fp32
+        if output["hm"].shape != batch["hm"].shape:  # (B, 1) against (B, C) would broadcast
+            raise ValueError(
+                f"the detector's heatmap {tuple(output['hm'].shape)} does not match the "
+                f"targets' {tuple(batch['hm'].shape)}: model.heads.num_classes must equal the "
+                "data's number of classes"
+            )
         prob = clamped_sigmoid(output["hm"])
         hm = focal_loss(prob, batch["hm"])
         wh = reg_l1_loss(output["wh"], batch["index_all"], batch["mask"], batch["wh"])

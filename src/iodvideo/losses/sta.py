@@ -111,6 +111,10 @@ class STALoss(nn.Module):
 
     ``zeta_sq`` is ζ² (added to squared lengths and dot products), ``lam`` the sine weight λ,
     ``legacy`` the reference's unmasked empty clips.
+
+    One track per clip: :class:`~iodvideo.losses.criterion.CenterNetLoss` passes object slot 0
+    (the clip's first tube) and the strongest peak of any class, as the reference does for its
+    one gas tube; a clip's further objects (and classes) get no STA term. Known limitation.
     """
 
     def __init__(

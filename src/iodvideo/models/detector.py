@@ -15,7 +15,8 @@ from iodvideo.models.registry import backbone_facts
 
 
 class ClipDetector(nn.Module):
-    """``video (B, K, 3, H, W)`` → ``hm (B,1,H/4,W/4)`` logits, ``wh``/``mov (B,2K,H/4,W/4)``.
+    """``video (B, K, 3, H, W)`` → ``hm (B, C, H/4, W/4)`` logits (one channel per class,
+    ``heads.num_classes``), ``wh``/``mov``/``sta (B, 2K, H/4, W/4)``.
 
     ``neck`` and ``heads`` are factories (Hydra ``_partial_``) because their input widths
     depend on the backbone chosen at run time. ``motion_input`` replaces the (identical, for

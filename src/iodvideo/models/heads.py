@@ -4,6 +4,10 @@
 first mixes time); ``wh`` and ``sta`` run per frame with shared weights. ``sta`` ends in tanh:
 per-frame centre offsets in (−1, 1), multiplied by the offset scale (18) in the loss and the
 decoder. Both ``mov`` and ``sta`` always exist (checkpoint parity); the loss trains one of them.
+
+``hm`` has one channel per class (the annotation pickle's ``labels``; IOD-Video: one, gas);
+the box heads are shared by all classes, as in CenterNet: an object's size and movement do not
+depend on which channel its peak is on.
 """
 
 from __future__ import annotations
@@ -35,14 +39,30 @@ def _head(in_ch: int, hidden: int, out_ch: int) -> nn.Sequential:
 
 
 class ClipHeads(nn.Module):
-    """``(B*K, C, h, w)`` frame maps → ``hm (B,1,h,w)`` logits, ``wh, mov, sta (B,2K,h,w)``."""
+    """``(B*K, F, h, w)`` frame maps → ``hm (B, C, h, w)`` logits (C = ``num_classes``),
+    ``wh, mov, sta (B, 2K, h, w)``.
+
+    ``num_classes`` None means one class: the model config's ``heads.num_classes: null``
+    stands for "as many as the data's labels", which ``iodvideo.train`` fills in before it
+    builds the detector; anything that builds a detector from a config without data (scripts,
+    tests, checkpoints of versions before classes) gets the single-class model it always did.
+    """
 
     def __init__(
-        self, in_channels: int, clip_len: int, head_conv: int = 256, wh_head_conv: int = 64
+        self,
+        in_channels: int,
+        clip_len: int,
+        head_conv: int = 256,
+        wh_head_conv: int = 64,
+        num_classes: int | None = 1,
     ) -> None:
         super().__init__()
+        num_classes = 1 if num_classes is None else int(num_classes)
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.clip_len = clip_len
-        self.hm = _head(in_channels * clip_len, head_conv, 1)
+        self.num_classes = num_classes
+        self.hm = _head(in_channels * clip_len, head_conv, num_classes)
         self.mov = _head(in_channels * clip_len, head_conv, 2 * clip_len)
         self.wh = _head(in_channels, wh_head_conv, 2)
         self.sta = _head(in_channels, wh_head_conv, 2)  # + tanh in forward

@@ -89,6 +89,7 @@ class OnlineSynthClips(Dataset):
         bgr = np.repeat(window[..., None], 3, axis=-1)
         first = warmup + self.context  # 0-based index of the clip's first frame
         boxes = tube[first:first + self.clip_len, 1:5]
+        # SynthIOD renders one class (gas): default labels, the (1, g, g) heatmap
         item = clip_item(bgr, [boxes], self.transform, self.clip_len, self.max_objects,
                          self.augment)
         item["video_idx"] = torch.tensor(-1)

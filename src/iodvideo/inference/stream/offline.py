@@ -6,6 +6,10 @@ soon as no later clip can cover a frame, so memory stays bounded on long videos.
 reference's per-frame rescoring (§9.1 step 2) orders each frame's boxes; the top ones are
 what a user sees. Tubes are linked from the per-clip top-10 after tubelet NMS (§9.3), which
 is exactly what ``build_tubes`` keeps of each clip.
+
+A detector of several classes is handled class by class, as the evaluator does: each class's
+tubelets are merged, rescored and linked on their own (a frame shows up to ``keep_per_frame``
+boxes of every class), and every shown box and tube carries its class index.
 """
 
 from __future__ import annotations
@@ -102,6 +106,21 @@ class VideoPrediction:
     merged: np.ndarray | None = None  # all merged rows (evaluator input), when kept
     padded: bool = False  # shorter than K: clips padded by edge replication
     seconds: float = 0.0
+    shown_labels: np.ndarray | None = None  # (n,) class of each shown row (None: all 0)
+    tube_labels: list[int] = field(default_factory=list)  # class of each tube
+    merged_labels: np.ndarray | None = None  # class of each merged row, when kept
+    class_names: list[str] = field(default_factory=list)
+
+    def labels_of_shown(self) -> np.ndarray:
+        return (self.shown_labels if self.shown_labels is not None
+                else np.zeros(len(self.shown), dtype=np.int64))
+
+    def merged_of(self, label: int) -> np.ndarray:
+        """The merged rows of class ``label`` (all of them for a single-class model)."""
+        assert self.merged is not None
+        if self.merged_labels is None:
+            return self.merged
+        return self.merged[self.merged_labels == label]
 
 
 def assign_tracks(rows: np.ndarray, tubes: list[Tube], min_iou: float) -> np.ndarray:
@@ -138,35 +157,66 @@ def predict_video(
     if num_frames is None:
         raise ValueError(f"{source.describe()}: offline prediction needs a source of known "
                          "length (use the monitor for live streams)")
-    clip_len = runner.clip_len
-    merger = FrameMerger(clip_len, num_frames, keep_per_frame, score_threshold, keep_all)
-    linked: dict[int, np.ndarray] = {}
+    clip_len, classes = runner.clip_len, runner.num_classes
+    mergers = [FrameMerger(clip_len, num_frames, keep_per_frame, score_threshold, keep_all)
+               for _ in range(classes)]
+    linked: list[dict[int, np.ndarray]] = [{} for _ in range(classes)]
     starts = clip_starts(num_frames, clip_len, stride)
     began = time.perf_counter()
     image_hw = (0, 0)
     for batch_starts, clips, image_hw in iter_clip_batches(
         source, num_frames, runner.preprocess, clip_len, runner.context, stride, batch_size
     ):
-        tubelets = runner(clips, image_hw)
-        for start, tub in zip(batch_starts, tubelets, strict=True):
-            merger.add(start, tub)
-            if link.enabled:
-                linked[start] = tubelet_nms(tub, clip_len, link.nms_iou, link.top_k)
+        tubelets, labels = runner.labelled(clips, image_hw)
+        for start, tub, lab in zip(batch_starts, tubelets, labels, strict=True):
+            for c in range(classes):
+                mine = tub if classes == 1 else tub[lab == c]
+                mergers[c].add(start, mine)
+                if link.enabled:
+                    linked[c][start] = tubelet_nms(mine, clip_len, link.nms_iou, link.top_k)
         later = [s for s in starts if s > batch_starts[-1]]
-        merger.release(later[0] - 1 if later else num_frames)
+        for merger in mergers:
+            merger.release(later[0] - 1 if later else num_frames)
         if progress:
             progress(min(later[0] - 1, num_frames) if later else num_frames)
-    tubes: list[Tube] = []
-    if link.enabled and linked:
-        tubes = build_tubes(linked, clip_len, link.link_iou, link.nms_iou, link.top_k,
-                            link.min_length, link.min_score)
-        tubes = [Tube(t.boxes[t.boxes[:, 0] <= num_frames], t.score) for t in tubes]
-        tubes = [t for t in tubes if len(t.boxes)]
-        tubes.sort(key=lambda t: (-t.score, t.boxes[0, 0]))
-    shown = merger.shown()
+    labelled_tubes = [(t, c) for c in range(classes)
+                      for t in _link(linked[c], clip_len, num_frames, link)]
+    labelled_tubes.sort(key=lambda tc: (-tc[0].score, tc[0].boxes[0, 0], tc[1]))
+    tubes = [t for t, _ in labelled_tubes]
+    tube_labels = [c for _, c in labelled_tubes]
+    shown_parts = [m.shown() for m in mergers]
+    shown_labels = np.concatenate([np.full(len(p), c, dtype=np.int64)
+                                   for c, p in enumerate(shown_parts)])
+    shown = np.concatenate(shown_parts)
+    order = np.lexsort((-shown[:, 5], shown[:, 0])) if classes > 1 else np.arange(len(shown))
+    shown, shown_labels = shown[order], shown_labels[order]
+    track_ids = np.zeros(len(shown), dtype=np.int64)
+    for c in range(classes):  # a box takes the id of a tube of its own class
+        numbers = [n for n, label in enumerate(tube_labels, start=1) if label == c]
+        ids = assign_tracks(shown[shown_labels == c], [tubes[n - 1] for n in numbers],
+                            link.assign_iou)
+        track_ids[shown_labels == c] = [numbers[i - 1] if i else 0 for i in ids]
+    merged = merged_labels = None
+    if keep_all:
+        parts = [m.merged() for m in mergers]
+        merged = np.concatenate(parts)
+        merged_labels = np.concatenate([np.full(len(p), c, dtype=np.int64)
+                                        for c, p in enumerate(parts)]) if classes > 1 else None
     return VideoPrediction(
         name=source.name, num_frames=num_frames, image_hw=image_hw, fps=source.fps,
-        shown=shown, track_ids=assign_tracks(shown, tubes, link.assign_iou), tubes=tubes,
-        merged=merger.merged() if keep_all else None, padded=num_frames < clip_len,
-        seconds=time.perf_counter() - began,
+        shown=shown, track_ids=track_ids, tubes=tubes, merged=merged,
+        padded=num_frames < clip_len, seconds=time.perf_counter() - began,
+        shown_labels=shown_labels if classes > 1 else None, tube_labels=tube_labels,
+        merged_labels=merged_labels, class_names=runner.class_names,
     )
+
+
+def _link(linked: dict[int, np.ndarray], clip_len: int, num_frames: int,
+          link: LinkConfig) -> list[Tube]:
+    """§9.3 tubes of one class's per-clip tubelets, cut to the video's frames."""
+    if not link.enabled or not linked:
+        return []
+    tubes = build_tubes(linked, clip_len, link.link_iou, link.nms_iou, link.top_k,
+                        link.min_length, link.min_score)
+    tubes = [Tube(t.boxes[t.boxes[:, 0] <= num_frames], t.score) for t in tubes]
+    return [t for t in tubes if len(t.boxes)]

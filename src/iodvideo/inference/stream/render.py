@@ -27,9 +27,10 @@ def track_colour(track: int) -> tuple[int, int, int]:
 def draw_detections(
     frame: np.ndarray, boxes: np.ndarray, scores: Sequence[float],
     tracks: Sequence[int] | None = None, label: str | None = None,
-    alarm: bool = False,
+    alarm: bool = False, names: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """A copy of BGR ``frame`` with ``boxes (n, 4)`` x1,y1,x2,y2 drawn and labelled."""
+    """A copy of BGR ``frame`` with ``boxes (n, 4)`` x1,y1,x2,y2 drawn and labelled with
+    score, track and (``names``, one per box, for a model of several classes) class."""
     out = frame.copy()
     height, width = out.shape[:2]
     thick = max(1, round(min(height, width) / 240))
@@ -40,7 +41,8 @@ def draw_detections(
         colour = track_colour(track)
         x1, y1, x2, y2 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
-        text = f"{score:.2f}" + (f" #{track}" if track > 0 else "")
+        text = (f"{names[i]} " if names is not None else "") + f"{score:.2f}" + (
+            f" #{track}" if track > 0 else "")
         cv2.putText(out, text, (x1, max(10, y1 - 3)), cv2.FONT_HERSHEY_SIMPLEX, font, colour,
                     thick, cv2.LINE_AA)
     if label:

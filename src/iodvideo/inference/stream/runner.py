@@ -40,6 +40,7 @@ class ClipRunner:
     top_n: int = 100
     offset_scale: float = 18.0
     device: torch.device = torch.device("cpu")
+    labels: tuple[str, ...] = ()  # class names (the checkpoint's); () = "0", "1", ...
 
     def __post_init__(self) -> None:
         self.detector = self.detector.to(self.device).eval()
@@ -64,6 +65,7 @@ class ClipRunner:
             top_n=settings.top_n,
             offset_scale=settings.offset_scale,
             device=resolve_device(device),
+            labels=tuple(str(name) for name in config.get("labels") or ()),
         )
 
     @property
@@ -74,6 +76,20 @@ class ClipRunner:
     def backbone(self) -> str:
         """Registry name of the detector's backbone (``tsm``, ``resnet``, ...)."""
         return backbone_facts(getattr(self.detector, "backbone", self.detector)).name
+
+    @property
+    def num_classes(self) -> int:
+        """Heatmap channels of the detector: one per class (1 for IOD-Video's gas)."""
+        return int(getattr(getattr(self.detector, "heads", None), "num_classes", 1))
+
+    @property
+    def class_names(self) -> list[str]:
+        """A name per class: the checkpoint's labels when they fit the model, else indices."""
+        if len(self.labels) == self.num_classes:
+            return list(self.labels)
+        if self.num_classes == 1:  # a checkpoint from before labels were stored: IOD's gas
+            return ["gas"]
+        return [str(c) for c in range(self.num_classes)]
 
     @property
     def clip_len(self) -> int:
@@ -99,9 +115,20 @@ class ClipRunner:
     def decode(self, out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> np.ndarray:
         """Head outputs of clips of one video → ``(B, N, 4K+1)`` float64 tubelets in image
         pixels (:func:`iodvideo.detections.batch.decode_batch`, like every other path)."""
+        return self.decode_labelled(out, image_hw)[0]
+
+    def decode_labelled(self, out: dict[str, torch.Tensor], image_hw: tuple[int, int]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`decode` plus the class index ``(B, N)`` of every tubelet."""
         size = int(out["hm"].shape[0])
         decoded = decode_batch(out, {"image_hw": [tuple(image_hw)] * size}, self.decode_settings)
-        return decoded.tubelets.double().numpy()
+        assert decoded.labels is not None
+        return decoded.tubelets.double().numpy(), decoded.labels.numpy()
+
+    def labelled(self, clips: torch.Tensor, image_hw: tuple[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Like calling the runner, with the class of every tubelet."""
+        return self.decode_labelled(self.forward(clips), image_hw)
 
     def __call__(self, clips: torch.Tensor, image_hw: tuple[int, int]) -> np.ndarray:
         """``clips (B, K(+2·context), 3, S, S)`` preprocessed → tubelets in image pixels."""
