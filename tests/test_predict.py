@@ -184,3 +184,30 @@ def test_coco_results_number_images_like_the_coco_export(tmp_path: Path) -> None
     assert write_coco_results(tmp_path, pred, None) == "frame number"
     results = json.loads((tmp_path / "detections.coco.json").read_text())
     assert [r["image_id"] for r in results] == [2, 5]
+
+
+def test_outputs_name_each_box_and_track_class_for_several_classes(tmp_path: Path) -> None:
+    """A two-class prediction: detections.csv/.jsonl and tracks.csv carry the class name,
+    COCO results the class index + 1; a single-class prediction says its one class."""
+    from iodvideo.detections.linking import Tube
+    from iodvideo.inference.stream.offline import VideoPrediction
+    from iodvideo.predict import coco_results, write_detections
+
+    shown = np.array([[1, 0, 0, 4, 4, 0.9], [1, 5, 5, 9, 9, 0.7], [2, 0, 0, 4, 4, 0.6]])
+    tubes = [Tube(np.array([[1, 5, 5, 9, 9]], np.float64), 0.7)]
+    pred = VideoPrediction("v", 2, (10, 10), 5.0, shown, np.array([0, 1, 0]), tubes,
+                           shown_labels=np.array([0, 1, 0]), tube_labels=[1],
+                           class_names=["gas", "steam"])
+    write_detections(tmp_path, pred)
+    with open(tmp_path / "detections.csv") as handle:
+        assert [r["label"] for r in csv.DictReader(handle)] == ["gas", "steam", "gas"]
+    first = json.loads((tmp_path / "detections.jsonl").read_text().splitlines()[0])
+    assert [d["label"] for d in first["detections"]] == ["gas", "steam"]
+    with open(tmp_path / "tracks.csv") as handle:
+        assert [r["label"] for r in csv.DictReader(handle)] == ["steam"]
+    assert [r["category_id"] for r in coco_results(pred)] == [1, 2, 1]
+    single = VideoPrediction("v", 2, (10, 10), 5.0, shown, np.zeros(3, np.int64))
+    assert [r["category_id"] for r in coco_results(single)] == [1, 1, 1]
+    write_detections(tmp_path, single)
+    with open(tmp_path / "detections.csv") as handle:
+        assert {r["label"] for r in csv.DictReader(handle)} == {"gas"}

@@ -87,3 +87,59 @@ def test_eval_scores_several_partial_tubes_per_video_in_process(tmp_path: Path) 
     assert saved["counts"]["split 1"]["gt_boxes"] == 20 + 18
     tube_ap = saved["video_tube_ap_extra"]["split 1"]
     assert tube_ap == {f"videoAP@{t}": pytest.approx(200 / 3) for t in (0.2, 0.5, 0.75)}
+
+
+def test_eval_scores_several_classes_from_both_detection_formats(tmp_path: Path) -> None:
+    """Two classes on one 6-frame video: gas A on every frame, steam B on every frame. The
+    original per-clip pickles hold class c under key c + 1; gas found exactly, steam boxes
+    labelled as gas too (false positives of gas) and steam itself missed on half the clips.
+    Per-class APs and their mean follow, and our per-class folders (<dir>/<label>/) give
+    the same numbers."""
+    import pickle
+
+    from cli_support import base_config
+    from iodvideo.eval import evaluate
+
+    a, b = (40.0, 30.0, 119.0, 99.0), (200.0, 100.0, 259.0, 179.0)
+    raw = {"labels": ["gas", "steam"], "nframes": {CLEAR: 6},
+           "resolution": {CLEAR: (240, 320)}, "train_videos": [[]], "test_videos": [[CLEAR]],
+           "gttubes": {CLEAR: {0: [tube(6, a).astype(np.float32)],
+                               1: [tube(6, b).astype(np.float32)]}}}
+    pkl = tmp_path / "ann.pkl"
+    pkl.write_bytes(pickle.dumps(raw, protocol=4))
+    folder = tmp_path / "dets" / CLEAR
+    folder.mkdir(parents=True)
+    for start in range(1, 6):  # K = 2
+        content = {1: np.array([[*a, *a, 0.9], [*b, *b, 0.5]], np.float32)}
+        if start % 2:
+            content[2] = np.array([[*b, *b, 0.7]], np.float32)
+        (folder / f"{start:05d}.pkl").write_bytes(pickle.dumps(content, protocol=4))
+    out = tmp_path / "out"
+    cfg = base_config("eval", out, detections=str(tmp_path / "dets"), split=1, clip_len=2,
+                      workers=1, plots=False, data={"annotations": str(pkl), "root": None})
+    row = evaluate(cfg)["split 1"]
+    assert row["AP@0.5/gas"] == pytest.approx(100.0)  # every gas TP outranks the steam FPs
+    # steam: clips 1, 3, 5 cover frames 1-6 → every frame found once
+    assert row["AP@0.5/steam"] == pytest.approx(100.0)
+    assert row["AP@0.5"] == pytest.approx(100.0)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["labels"] == ["gas", "steam"]
+    assert "Per class" in (out / "report.md").read_text()
+    assert (out / "per_video_split1_steam.csv").is_file()
+
+    # no steam on clip 5 either: only clips 1 and 3 find it, frames 1-4 of 6
+    (folder / "00005.pkl").write_bytes(pickle.dumps(
+        {1: np.array([[*a, *a, 0.9]], np.float32)}, protocol=4))
+    row = evaluate(cfg)["split 1"]
+    assert row["AP@0.5/steam"] == pytest.approx(100 * 4 / 6)
+    assert row["AP@0.5"] == pytest.approx((100 + 100 * 4 / 6) / 2)
+
+    # ours: one folder per class name
+    from iodvideo.evaluation.detections_io import read_clip_dir
+    ours = tmp_path / "ours"
+    for c, name in enumerate(["gas", "steam"]):
+        save_detections(ours / name, {CLEAR: read_clip_dir(folder, 6, 2, c)})
+    cfg_ours = base_config("eval", tmp_path / "out2", detections=str(ours), split=1,
+                           clip_len=2, workers=1, plots=False,
+                           data={"annotations": str(pkl), "root": None})
+    assert evaluate(cfg_ours)["split 1"] == pytest.approx(row, nan_ok=True)
