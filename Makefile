@@ -10,13 +10,24 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 export WANDB_MODE := offline
 OFFLINE := HF_HUB_OFFLINE=1
 
-.PHONY: install train test test-fast lint bench clean-data
+.PHONY: install install-browser train test test-fast lint bench clean-data
 
 install: $(BIN)/python
 	$(BIN)/pip install $(TORCH_PINS) -e ".[dev,wandb]"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
+
+# Headless Chromium + its driver for the monitor page's browser test
+# (tests/inference/serve/test_browser.py; skipped without them, except under CI). Debian's
+# packages, as root; nothing to do when both are already there.
+install-browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromedriver already installed"; \
+	else \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver; \
+	fi
 
 train:
 	$(BIN)/python -m iodvideo.train $(ARGS)
