@@ -58,3 +58,38 @@ def test_online_clips_need_the_generator(tmp_path):
 
     with pytest.raises(ConfigError, match="data.synth"):
         IODVideoDataModule(str(tmp_path), online={"clips_per_epoch": 4})
+
+
+def test_label_by_visibility_puts_each_plume_on_its_visibility_channel():
+    import pytest
+
+    data = dataset(label_by="visibility")
+    seen = set()
+    for seed in range(12):
+        torch.manual_seed(seed)  # replay the item's own draw to know its video's plan
+        plan, _ = data.plan(int(torch.randint(0, 2**62, (1,)).item()))
+        torch.manual_seed(seed)
+        item = data[0]
+        peaks = item["hm"].flatten(1).amax(1)
+        assert item["hm"].shape == (2, 8, 8)
+        channel = 0 if plan.clear else 1
+        assert peaks[channel] == 1.0 and peaks[1 - channel] == 0.0
+        seen.add(channel)
+    assert seen == {0, 1}  # both visibilities came up
+    assert dataset()[0]["hm"].shape == (1, 8, 8)
+    with pytest.raises(ValueError, match="label_by"):
+        dataset(label_by="scene")
+
+
+def test_label_by_needs_a_root_with_the_matching_labels(tmp_path):
+    import pytest
+
+    from iodvideo.errors import ConfigError
+
+    synth = {"num_videos": 4, "min_frames": 12, "max_frames": 12, "height": 48, "width": 64}
+    data = IODVideoDataModule(str(tmp_path / "s"), clip_len=4, input_size=32, batch_size=2,
+                              num_workers=0, synth=synth,
+                              online={"clips_per_epoch": 4, "label_by": "visibility"})
+    data.prepare_data()
+    with pytest.raises(ConfigError, match="relabel_by_visibility"):
+        data.train_dataloader()

@@ -199,15 +199,22 @@ class IODVideoDataModule(pl.LightningDataModule):
 
     def online_dataset(self) -> Dataset:
         """Training clips rendered on the fly (``data.online``; see data/synth/online.py)."""
-        from iodvideo.data.synth.online import OnlineSynthClips, online_config
+        from iodvideo.data.synth.online import LABELS_BY, OnlineSynthClips, online_config
 
         settings = dict(self.online or {})
         clips = int(settings.pop("clips_per_epoch", 400))
         max_warmup = int(settings.pop("max_warmup", 8))
+        label_by = settings.pop("label_by", None)
+        expected = LABELS_BY.get(label_by)
+        if label_by is not None and self.labels != expected:
+            raise ConfigError(
+                f"data.online.label_by={label_by} renders classes {expected} but "
+                f"{self.annotations.path} has labels {self.labels} (make a matching root with "
+                "scripts/relabel_by_visibility.py)")
         config = online_config(self.synth or {}, **settings)
         return OnlineSynthClips(
             config, clips, self.transform, self.clip_len, self.context or 0, self.max_objects,
-            self.augment, max_warmup,
+            self.augment, max_warmup, label_by,
         )
 
     def train_dataloader(self) -> DataLoader:

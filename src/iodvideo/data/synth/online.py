@@ -31,12 +31,16 @@ from iodvideo.data.transforms import ResizeNormalize
 
 # entropy stream of on-the-fly videos: disjoint from the on-disk set's plan/split/video streams
 STREAM_ONLINE = 7
+# ``label_by`` modes: SynthIOD's one class (None), or two classes by visibility, in the label
+# order of scripts/relabel_by_visibility.py (a several-class task with SynthIOD's videos)
+LABELS_BY = {None: ["gas"], "visibility": ["clear", "vague"]}
 
 
 class OnlineSynthClips(Dataset):
     """``clips_per_epoch`` items per epoch, each a clip of a freshly rendered video drawn from
     ``config``'s mix (clear/vague, static/dynamic, scenes); the same item dict as
-    :class:`iodvideo.data.dataset.ClipDataset` (``video_idx`` = -1: no on-disk video)."""
+    :class:`iodvideo.data.dataset.ClipDataset` (``video_idx`` = -1: no on-disk video).
+    ``label_by="visibility"`` makes the plume's class its visibility (0 clear, 1 vague)."""
 
     def __init__(
         self,
@@ -48,9 +52,13 @@ class OnlineSynthClips(Dataset):
         max_objects: int = 128,
         augment: MOCAugment | None = None,
         max_warmup: int = 8,
+        label_by: str | None = None,
     ) -> None:
         if clips_per_epoch < 1:
             raise ValueError(f"clips_per_epoch must be >= 1, got {clips_per_epoch}")
+        if label_by not in LABELS_BY:
+            raise ValueError(f"label_by must be one of {list(LABELS_BY)}, got {label_by!r}")
+        self.label_by = label_by
         self.config = config
         self.clips_per_epoch = int(clips_per_epoch)
         self.transform = transform
@@ -89,9 +97,9 @@ class OnlineSynthClips(Dataset):
         bgr = np.repeat(window[..., None], 3, axis=-1)
         first = warmup + self.context  # 0-based index of the clip's first frame
         boxes = tube[first:first + self.clip_len, 1:5]
-        # SynthIOD renders one class (gas): default labels, the (1, g, g) heatmap
+        labels = None if self.label_by is None else [0 if plan.clear else 1]
         item = clip_item(bgr, [boxes], self.transform, self.clip_len, self.max_objects,
-                         self.augment)
+                         self.augment, labels=labels, num_classes=len(LABELS_BY[self.label_by]))
         item["video_idx"] = torch.tensor(-1)
         item["start"] = torch.tensor(first + 1)
         item["image_hw"] = torch.tensor([plan.height, plan.width])
