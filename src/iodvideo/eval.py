@@ -182,7 +182,7 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
     from iodvideo.allocator import keep_freed_memory
     from iodvideo.checkpointing import checkpoint_decode, load_detector
     from iodvideo.inference.device import resolve_device
-    from iodvideo.inference.loader import infer_class_clips
+    from iodvideo.inference.loader import infer_clips
     from iodvideo.models.memory_format import to_channels_last
 
     if cfg.keep_freed_memory:
@@ -207,7 +207,7 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
         datamodule.setup("validate")
         labels = checkpoint_labels(config, datamodule.annotations, num_classes, cfg.ckpt)
         videos, _ = datamodule.eval_ground_truth()
-        per_class = infer_class_clips(detector, datamodule.test_dataloader(), videos, decode,
+        per_class = infer_clips(detector, datamodule.test_dataloader(), videos, decode,
                                       device, num_classes)
         out[split] = []
         for c, clips in enumerate(per_class):

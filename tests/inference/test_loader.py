@@ -31,7 +31,7 @@ def test_clips_of_all_batches_per_video_name() -> None:
          "image_hw": torch.tensor([[32, 24]])},
     ]
     settings = DecodeSettings(top_n=3)
-    clips = infer_clips(_Heads(), batches, ["a", "b"], settings)
+    clips = infer_clips(_Heads(), batches, ["a", "b"], settings)[0]
     assert {v: sorted(c) for v, c in clips.items()} == {"a": [1], "b": [1, 2]}
     detector = _Heads()
     expected = decode_batch(detector(batches[1]["video"]), batches[1], settings)

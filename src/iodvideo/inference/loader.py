@@ -24,23 +24,12 @@ def infer_clips(
     videos: Sequence[str],
     settings: DecodeSettings,
     device: torch.device | str = "cpu",
-) -> VideoClips:
-    """Decoded tubelets in image pixels (float64) of every clip of ``batches``, per video
-    name (``videos[video_idx]``), each clip scaled to its own resolution; all classes."""
-    return infer_class_clips(detector, batches, videos, settings, device, 1)[0]
-
-
-def infer_class_clips(
-    detector: torch.nn.Module,
-    batches: Iterable[Mapping[str, Any]],
-    videos: Sequence[str],
-    settings: DecodeSettings,
-    device: torch.device | str = "cpu",
     num_classes: int = 1,
 ) -> list[VideoClips]:
-    """:func:`infer_clips` split by class in one pass: entry ``c`` holds each clip's tubelets
-    of class ``c`` (every clip appears in every entry, possibly with no tubelet). One class:
-    one entry with every tubelet."""
+    """Decoded tubelets in image pixels (float64) of every clip of ``batches``, per video
+    name (``videos[video_idx]``), each clip scaled to its own resolution, split by class in
+    one pass: entry ``c`` holds each clip's tubelets of class ``c`` (every clip appears in
+    every entry, possibly with no tubelet). One class: one entry with every tubelet."""
     clips: list[dict[int, dict[int, np.ndarray]]] = [{} for _ in range(num_classes)]
     detector = detector.to(device).eval()
     with torch.inference_mode():
