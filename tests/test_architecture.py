@@ -36,10 +36,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models",),
     ("losses",),
     ("detections",),
+    ("original_checkpoint",),
     ("checkpointing",),
     ("evaluation", "inference"),
-    ("lightning_module", "schedules", "bn_calibration", "callbacks"),
-    ("train", "eval", "predict", "monitor", "export", "synth"),
+    ("lightning_module", "schedules", "bn_calibration", "callbacks", "init_from"),
+    ("train", "eval", "predict", "monitor", "export", "synth", "convert_checkpoint"),
 )
 CLIS = frozenset(LAYERS[-1])
 APART = frozenset({frozenset({"evaluation", "inference"})})  # same layer, never each other

@@ -23,6 +23,7 @@ from pytorch_lightning.callbacks import Callback
 
 from iodvideo.detections.batch import DecodeSettings
 from iodvideo.errors import ConfigError
+from iodvideo.original_checkpoint import is_original_checkpoint, load_original
 
 # Checkpoint key under which the training run's resolved config travels.
 CONFIG_KEY = "iodvideo_config"
@@ -128,10 +129,13 @@ def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     except Exception as err:  # noqa: BLE001 - corrupt or unsafe file
         raise ConfigError(f"{path}: cannot load checkpoint safely ({err})") from None
     config = ckpt.get(CONFIG_KEY) if isinstance(ckpt, dict) else None
+    if config is None and is_original_checkpoint(ckpt):
+        return load_original(path, ckpt)
     if not isinstance(config, dict) or "model" not in config:
         raise ConfigError(
             f"{path}: no training config in the checkpoint (key {CONFIG_KEY!r}); only "
-            "checkpoints written by `python -m iodvideo.train` can be evaluated with ckpt="
+            "checkpoints written by `python -m iodvideo.train` (or converted from the authors' "
+            "original ones) can be evaluated with ckpt="
         )
     try:
         detector = instantiate(OmegaConf.create(without_initial_weights(config["model"])))
@@ -168,3 +172,18 @@ def checkpoint_decode(decode: Mapping[str, Any], config: Mapping[str, Any]) -> D
         top_n=int(decode.get("top_n", 100)),
         offset_scale=float(offset_scale if offset_scale is not None else scale),
     )
+
+
+def save_detector_checkpoint(path: str | Path, detector: torch.nn.Module,
+                             config: Mapping[str, Any], **extra: Any) -> Path:
+    """Write a checkpoint :func:`load_detector` reads (the detector's weights under
+    ``detector.``, the run config under :data:`CONFIG_KEY`): a temporary file renamed into
+    place, so an interrupted write never leaves a truncated file under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"detector.{k}": v.detach().clone() for k, v in detector.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.partial")
+    torch.save({"state_dict": state, CONFIG_KEY: dict(config), **extra}, tmp)
+    tmp.replace(path)
+    return path
+

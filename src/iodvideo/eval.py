@@ -46,6 +46,7 @@ from iodvideo.evaluation.metrics import (
     default_workers,
     mean_over_splits,
 )
+from iodvideo.evaluation.published import published_rows
 from iodvideo.evaluation.report import (
     markdown_report,
     metrics_table,
@@ -175,15 +176,16 @@ def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
 
 
 def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
-               ) -> tuple[list[str], dict[int, list[SplitDetections]]]:
+               ) -> tuple[list[str], dict[int, list[SplitDetections]], dict[str, Any]]:
     from hydra.utils import instantiate
 
     # imported here: scoring detections on disk needs neither torch models nor Lightning
     from iodvideo.allocator import keep_freed_memory
-    from iodvideo.checkpointing import checkpoint_decode, load_detector
+    from iodvideo.checkpointing import checkpoint_decode, config_value, load_detector
     from iodvideo.inference.device import resolve_device
     from iodvideo.inference.loader import infer_clips
     from iodvideo.models.memory_format import to_channels_last
+    from iodvideo.models.original import ORIGINAL_KEY
 
     if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first big tensor, inherited by the loader's workers
@@ -201,6 +203,11 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
         if data_cfg.get("clip_len") != clip_len:
             log.info("data.clip_len set to the checkpoint's %d", clip_len)
         data_cfg.update(split=split, clip_len=clip_len, eval_visibility=None)
+        for key in ("input_size", "down_ratio"):  # the model's preprocessing, not the data's
+            trained = config_value(config, f"data.{key}")
+            if trained is not None and data_cfg.get(key) != trained:
+                log.info("data.%s set to the checkpoint's %s", key, trained)
+                data_cfg[key] = int(trained)
         datamodule = instantiate(data_cfg)
         datamodule.set_context(detector.context_frames)  # the model says how long clips are
         datamodule.prepare_data()
@@ -221,7 +228,8 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
             gt_tubes = ({v: annotations.tubes(v, index) for v in videos} if cfg.tube_ap else {})
             out[split].append(SplitDetections(dets, list(videos), gt_boxes,
                                               clips if cfg.tube_ap else {}, clip_len, gt_tubes))
-    return labels, out
+    source = {"original": config.get(ORIGINAL_KEY), "mode": decode.mode}
+    return labels, out, source
 
 
 def checkpoint_labels(config: dict, annotations: Any, num_classes: int, ckpt: Any) -> list[str]:
@@ -246,8 +254,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(str(cfg.output_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     splits = _splits(cfg)
-    labels, per_split = (
-        _detections_mode(cfg, splits) if cfg.detections is not None
+    labels, per_split, source = (
+        (*_detections_mode(cfg, splits), {}) if cfg.detections is not None
         else _ckpt_mode(cfg, splits, out_dir)
     )
     rows: dict[str, dict[str, float]] = {}
@@ -296,6 +304,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         rows["avg"] = mean_over_splits(list(rows.values()))
     if tube_rows:
         extra["video_tube_ap_extra"] = tube_rows
+    published = published_rows(source.get("original"), splits, source.get("mode", "mov"))
+    if published:  # a released model: the authors' figures beside ours (protocol §10)
+        extra["published"] = published
     write_metrics(out_dir, rows, {**extra, "breakdown": breakdowns})
     notes = [
         "AP@clear / AP@vague are 0.5:0.95 means on the clear / vague test videos (§9.3).",
@@ -312,6 +323,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         report += "\n\n## Per class\n\n" + "\n\n".join(
             f"{name}:\n\n{table}" for name, table in zip(("AP@0.5", "AP@0.5:0.95"), tables[1:],
                                                           strict=True)) + "\n"
+    if published:  # last: the per-class code above reads tables[1:]
+        tables.append("published (readme/Evaluation.md):\n" + metrics_table(published))
+        report += f"\n\n## Published (readme/Evaluation.md)\n\n{tables[-1]}\n"
     (out_dir / "report.md").write_text(report)
     print("\n\n".join(tables))
     print(f"reports: {out_dir}")

@@ -28,6 +28,7 @@ from iodvideo.checkpointing import LABELS_KEY, SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError, exit_on_user_error
 from iodvideo.hardware import describe_machine, describe_memory_format, describe_precision
+from iodvideo.init_from import adopt_initial_model
 from iodvideo.lightning_module import IODLitModule, NonFiniteLossError, latest_checkpoint
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def train(cfg: DictConfig) -> float | None:
     started = time.monotonic()
     if cfg.keep_freed_memory:
         keep_freed_memory()  # before the first big tensor, and inherited by forked workers
+    initial = adopt_initial_model(cfg)  # init_from: the file's model, K and input size
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()  # missing data fails (or SynthIOD is generated) before any fit
     set_num_classes(cfg, datamodule)
@@ -48,7 +50,9 @@ def train(cfg: DictConfig) -> float | None:
     # the class names travel in the checkpoint with the config: what predict/eval name
     # detections by (absent in checkpoints of versions before classes: one class)
     resolved[LABELS_KEY] = list(datamodule.labels)
-    detector = instantiate(cfg.model)
+    if initial is not None:  # where the weights came from, with the load's audit
+        resolved.update({k: v for k, v in initial[1].items() if v is not None})
+    detector = initial[0] if initial is not None else instantiate(cfg.model)
     datamodule.set_context(detector.context_frames)
     module = IODLitModule(
         detector=detector,

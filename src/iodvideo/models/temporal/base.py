@@ -17,6 +17,7 @@ import timm
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import OriginalKeys
 from iodvideo.models.temporal.layout import (
     frames_from_clip,
     frames_to_clip_len,
@@ -68,7 +69,7 @@ def he_normal_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class TemporalBackbone(nn.Module):
+class TemporalBackbone(OriginalKeys, nn.Module):
     """``(B, T, 3, H, W)`` → stage 2..5 maps ``(B*T, C_i, H_i, W_i)``, frames clip-major.
 
     Subclasses insert their adapters into ``self.body`` in ``__init__`` and then call

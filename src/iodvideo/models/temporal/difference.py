@@ -13,6 +13,8 @@ window); ``context_frames`` (= 2, per side) tells the data layer how many extra 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -20,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from iodvideo.errors import ConfigError
+from iodvideo.models.original_keys import Shapes
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import frames_from_clip, split_time
@@ -35,6 +38,17 @@ def upsample_to(source: torch.Tensor, size: torch.Size) -> torch.Tensor:
     everything it is added to (the whole fused layer1 input) into fp32; nearest is exact."""
     with torch.autocast(source.device.type, enabled=False):
         return F.interpolate(source, size=size, mode="nearest")
+
+
+def add_conv_biases(module: nn.Module) -> None:
+    """Give every bias-less Conv2d in ``module`` a bias, initialised as PyTorch does
+    (U(±1/sqrt(fan_in))) — fbresnet's convs all have one (§5.5.8)."""
+    for conv in module.modules():
+        if isinstance(conv, nn.Conv2d) and conv.bias is None:
+            fan_in = conv.weight[0].numel()
+            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+            bias = torch.empty(conv.out_channels, dtype=conv.weight.dtype)
+            conv.bias = nn.Parameter(nn.init.uniform_(bias, -bound, bound))
 
 
 def _conv_bn(channels: int) -> nn.Sequential:
@@ -94,7 +108,18 @@ class TDNBackbone(TemporalBackbone):
 
     Loading a checkpoint fills ``diff_layer1`` from ``layer1`` and the difference stem from the
     RGB stem's mean over colours (the reference meant to, then re-initialised everything —
-    §5.5.8's bug, not reproduced). Deviation: timm's stem conv has no bias (fbresnet's has).
+    §5.5.8's bug, not reproduced).
+
+    ``conv_bias`` (default off): every conv of the ResNet body and of ``diff_layer1`` gets a
+    bias, as in the reference's fbresnet (stem, block and downsample convs; not the difference
+    stem's or the mSE's convs, which have none there either). Off, the body is timm's bias-free
+    ResNet; on, timm/torchvision ImageNet checkpoints leave those biases at PyTorch's default
+    init (they hold none). The authors' original checkpoints switch it on (``original_options``).
+
+    Original checkpoints (:mod:`iodvideo.models.original`): the reference's ``TDNresnet`` keeps
+    the main path as ``layer{1..4}_bak``, the difference path's layer1 as ``resnext_layer1``,
+    the difference stem as ``conv1_5`` (conv, BN), each block's ``mse``/``shift`` beside its
+    convs (the shift as a depthwise Conv1d, weight ``(C, 1, 3)``; ours ``(C, 3)``).
     """
 
     scramble_outputs = True
@@ -102,8 +127,50 @@ class TDNBackbone(TemporalBackbone):
     legacy_per_frame_neck = True
     context_frames = (WINDOW - 1) // 2
 
-    def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
+    original_stage_name = "layer{}_bak"
+    original_options = {"legacy_layout": True, "conv_bias": True}
+    original_renames = (
+        (r"^layer(\d)_bak\.", r"layer\1."),
+        (r"^resnext_layer1\.", "diff_layer1."),
+        (r"^conv1_5\.0\.", "diff_stem.1."),  # diff_stem.0 is the (parameter-free) avg pool
+        (r"^conv1_5\.1\.", "diff_stem.2."),
+        *((rf"\.mse\.{theirs}\.", f".conv2.pre.0.{ours}.") for theirs, ours in (
+            ("conv1", "squeeze.0"), ("bn1", "squeeze.1"), ("conv2", "transform"),
+            ("conv3", "expand.0"), ("bn3", "expand.1"),
+            ("conv3_smallscale2", "coarse.0"), ("bn3_smallscale2", "coarse.1"),
+            ("conv3_smallscale4", "fine.0"), ("bn3_smallscale4", "fine.1"))),
+        (r"\.shift\.conv\.weight$", ".conv2.pre.1.weight"),
+    )
+    original_unused = {
+        r"^fc\.": "the ImageNet classifier, never called by the detector",
+        r"^conv1_temp\.": "the second fbresnet's stem conv: read once at construction (its "
+        "colour mean initialises conv1_5), never in the forward",
+    }
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return "backbone.conv1_5.0.weight" in shapes
+
+    def from_original(self, state: Mapping[str, torch.Tensor]
+                      ) -> dict[str, tuple[str, torch.Tensor]]:
+        """The default renames, and the shift's Conv1d weight ``(C, 1, 3)`` → ours ``(C, 3)``."""
+        out = super().from_original(state)
+        for own, (key, tensor) in out.items():
+            if key.endswith(".shift.conv.weight") and tensor.dim() == 3:
+                out[own] = (key, tensor.reshape(tensor.shape[0], -1))
+        return out
+
+    def __init__(
+        self,
+        model_name: str = "resnet50",
+        clip_len: int = 8,
+        conv_bias: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(model_name, clip_len, **kwargs)
+        self.conv_bias = conv_bias
+        if conv_bias:  # before diff_layer1 copies layer1 and mSE/shift wrap conv2
+            add_conv_biases(self.body)
         width = self.body.conv1.out_channels
         self.diff_stem = nn.Sequential(
             nn.AvgPool2d(2),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import Shapes, has_key
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.layout import split_time, temporal_max_pool
@@ -47,11 +50,42 @@ class TAMBackbone(TemporalBackbone):
     the reference (§5.4) — the detector runs the neck's L2Norm/upsampling on each stage map
     before that output reshape (``legacy_neck_before_reshape``) and, in training, the neck's
     fusion once per frame (``legacy_per_frame_neck``).
+
+    Original checkpoints (:mod:`iodvideo.models.original`) load into ``legacy_layout`` with
+    the default temporal pooling (the original's own K >= 8 rule); each block's
+    ``tam.{prev,curr,next}_se.fc1`` become the rows of ``conv1.pre.weight``.
     """
 
     scramble_outputs = True
     legacy_neck_before_reshape = True
     legacy_per_frame_neck = True
+
+    # original checkpoints: a torchvision ResNet under `backbone.` whose blocks hold a `tam`
+    # of three depthwise 1×1 convs, each (C, 1, 1, 1) — rows prev/curr/next of our weight
+    TAM_ORIGINAL = re.compile(r"^(layer\d\.\d+)\.tam\.(prev|curr|next)_se\.fc1\.weight$")
+    TAM_ROWS = ("prev", "curr", "next")  # row order of TemporalAggregation.weight
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return has_key(shapes, r"^backbone\.layer1\.0\.tam\.prev_se\.fc1\.weight$")
+
+    def from_original(self, state: Mapping[str, torch.Tensor]
+                      ) -> dict[str, tuple[Any, torch.Tensor]]:
+        """The body by name; each block's three TAM scalars stacked into ``conv1.pre.weight``
+        (mapped from all three original names, or from none when one of them is missing)."""
+        plain = {k: v for k, v in state.items() if not self.TAM_ORIGINAL.match(k)}
+        out = super().from_original(plain)
+        blocks: dict[str, dict[str, tuple[str, torch.Tensor]]] = {}
+        for key, tensor in state.items():
+            if match := self.TAM_ORIGINAL.match(key):
+                blocks.setdefault(match.group(1), {})[match.group(2)] = (key, tensor)
+        for block, taps in blocks.items():
+            if set(taps) != set(self.TAM_ROWS) or len({t.shape for _, t in taps.values()}) > 1:
+                continue  # incomplete or inconsistent: the audit reports the names unexpected
+            names = tuple(taps[row][0] for row in self.TAM_ROWS)
+            weight = torch.stack([taps[row][1].reshape(-1) for row in self.TAM_ROWS])
+            out[f"body.{block}.conv1.pre.weight"] = (names, weight)
+        return out
 
     def __init__(
         self,
@@ -159,10 +193,41 @@ class TEABackbone(TemporalBackbone):
     ``model_kwargs: {layers: [1, 1, 1, 1]}`` (fewer blocks, same widths). Input and output are
     scrambled under ``legacy_layout``, as in the reference, which then also runs the whole neck
     once per frame in training (``legacy_per_frame_neck``).
+
+    Original checkpoints (:mod:`iodvideo.models.original`) load into ``legacy_layout`` and
+    compute the original's function as they stand: ``me.conv1/bn1`` → ``me.squeeze``,
+    ``me.conv2`` → ``me.transform``, ``me.conv3/bn3`` → ``me.expand``, the shift Conv1d
+    kernels ``shifts.i.conv`` (C, 1, 3) → ``shifts.i`` (C, 3), same tap order.
     """
 
     scramble_outputs = True
     legacy_per_frame_neck = True
+
+    # original checkpoints: the same Res2Net names under `backbone.`; ME's convs/BNs by number,
+    # the shift convs as Conv1d (C, 1, 3) kernels under `.conv` (→ our (C, 3) taps)
+    original_depths = {(3, 4, 6, 3): "res2net50_26w_4s", (3, 4, 23, 3): "res2net101_26w_4s"}
+    original_renames = (
+        (r"\.me\.conv1\.", ".me.squeeze.0."), (r"\.me\.bn1\.", ".me.squeeze.1."),
+        (r"\.me\.conv2\.", ".me.transform."),
+        (r"\.me\.conv3\.", ".me.expand.0."), (r"\.me\.bn3\.", ".me.expand.1."),
+        (r"\.shifts\.(\d+)\.conv\.", r".shifts.\1."),
+    )
+    SHIFT_ORIGINAL = re.compile(r"\.shifts\.\d+\.conv\.weight$")
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return has_key(shapes, r"^backbone\.layer1\.0\.me\.conv1\.weight$") and has_key(
+            shapes, r"^backbone\.layer1\.0\.shifts\.0\.conv\.weight$")
+
+    def from_original(self, state: Mapping[str, torch.Tensor]
+                      ) -> dict[str, tuple[Any, torch.Tensor]]:
+        """By name, the shift kernels squeezed from Conv1d's ``(C, 1, 3)`` to ``(C, 3)`` (the
+        same taps: ``out[t] = w0·x[t−1] + w1·x[t] + w2·x[t+1]``)."""
+        out = super().from_original(state)
+        for own, (key, tensor) in out.items():
+            if self.SHIFT_ORIGINAL.search(key) and tensor.dim() == 3 and tensor.shape[1] == 1:
+                out[own] = (key, tensor[:, 0])
+        return out
 
     def __init__(
         self, model_name: str = "res2net50_26w_4s", clip_len: int = 8, **kwargs: Any

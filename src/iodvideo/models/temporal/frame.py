@@ -6,6 +6,7 @@ concatenate the K per-frame maps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,13 +14,14 @@ import timm
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import OriginalKeys, Shapes, has_key
 from iodvideo.models.per_frame import stack_frames, uses_batch_statistics
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.weights import LoadAudit, load_local_weights, resolve_pretrained
 
 
 @register_backbone("resnet")
-class FrameBackbone(nn.Module):
+class FrameBackbone(OriginalKeys, nn.Module):
     """``(B, T, 3, H, W)`` → stage 2..5 maps ``(B*T, C_i, H/2^(i), W/2^(i))``, i = 2..5.
 
     Frames are folded into the batch, so BatchNorm sees B*T samples at once; the reference
@@ -40,6 +42,17 @@ class FrameBackbone(nn.Module):
     export_unsupported: dict[str, str] = {}
     legacy_neck_before_reshape = False
     legacy_per_frame_neck = True  # with legacy_per_frame: the whole network runs per frame
+    # original checkpoints (iodvideo.models.original): the original's `resnet` arch is a
+    # torchvision ResNet under `backbone.` and nothing else; it runs the network per frame
+    original_options = {"legacy_per_frame": True}
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        plain = (r"^backbone\.(conv1|bn1|layer\d\.\d+\.(conv\d|bn\d|downsample\.\d)|fc|norm1"
+                 r"|deconv\d\.\d|cat|cat_bn|cat64|cat_bn64)\.\w+$")
+        inner = [k for k in shapes if k.startswith("backbone.")]
+        return (len(shapes.get("backbone.conv1.weight", ())) == 4
+                and all(re.match(plain, k) for k in inner) and has_key(shapes, r"\.layer1\."))
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import Shapes, has_key
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import TemporalBackbone, he_normal_init
 
@@ -145,9 +146,20 @@ class Inflated3DBackbone(TemporalBackbone):
 class I3DBackbone(Inflated3DBackbone):
     """I3D ResNet: the strided 3×3 conv of each block inflated to 3×3×3 (protocol §5.5.7)."""
 
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return (len(shapes.get("backbone.conv1.weight", ())) == 5
+                and not has_key(shapes, r"\.conv2_t\.weight$"))
+
 
 @register_backbone("s3d")
 class S3DBackbone(Inflated3DBackbone):
     """S3D ResNet: that conv factorised into (1,3,3) spatial + (3,1,1) temporal (§5.5.7)."""
 
     separable = True
+    # original checkpoints: the temporal conv/BN are `conv2_t`/`bn2_t` beside the block's
+    original_renames = ((r"\.conv2_t\.", ".bn2.temporal.1."), (r"\.bn2_t\.", ".bn2.temporal.2."))
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return has_key(shapes, r"^backbone\.layer1\.0\.conv2_t\.weight$")

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import Shapes
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone
 from iodvideo.models.temporal.kernels import Interlace
@@ -141,9 +142,30 @@ class TINBackbone(TemporalBackbone):
     Input-only scramble under ``legacy_layout``, like TSM. The reference's per-forward CPU copy
     of offsets/weights (a debug buffer) is dropped (§11.15). ``legacy_pretrained`` leaves conv1
     of every block unloaded, as in the reference (§5.6).
+
+    Original checkpoints (:mod:`iodvideo.models.original`) load by renaming alone: every
+    TemporalDeform tensor has our shape (offset conv ``(1, fold, 3)``, offset fc ``(T, T)`` and
+    ``(2, T)``, weight conv ``(2, fold, 3)``), and our interlace computes what the original's
+    does in either mode (it has no train/eval-dependent part), so the only option needed is
+    ``legacy_layout``. Nothing of the original TIN goes unused.
     """
 
     legacy_unloaded = r"^body\.layer\d\.\d+\.conv1\.weight$"
+    # original checkpoints: the TSN wrapper's `base_model`; conv1 of every block is the
+    # original's CombinNet: `net1` the TemporalDeform (offset net `biasnet.net.{conv, fc,
+    # lastlayer}`, weight net `weightnet.net.lastlayer`), `net2` the conv itself
+    original_prefix = "backbone.base_model."
+    original_renames = (
+        (r"\.conv1\.net1\.biasnet\.net\.conv\.", ".conv1.pre.offset_conv."),
+        (r"\.conv1\.net1\.biasnet\.net\.fc\.", ".conv1.pre.offset_fc.0."),
+        (r"\.conv1\.net1\.biasnet\.net\.lastlayer\.", ".conv1.pre.offset_fc.2."),
+        (r"\.conv1\.net1\.weightnet\.net\.lastlayer\.", ".conv1.pre.weight_conv."),
+        (r"\.conv1\.net2\.", ".conv1."),
+    )
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return "backbone.base_model.layer1.0.conv1.net1.biasnet.net.conv.weight" in shapes
 
     def __init__(
         self, model_name: str = "resnet50", clip_len: int = 8, shift_div: int = 8, **kwargs: Any

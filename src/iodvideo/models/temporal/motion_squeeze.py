@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from iodvideo.models.memory_format import like_layout
+from iodvideo.models.original_keys import Shapes
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone, he_normal_init
 from iodvideo.models.temporal.kernels import LocalCorrelation
@@ -68,7 +69,12 @@ def soft_argmax_flow(
 
     ReLU; confidence = max over displacements; a Gaussian (σ) around the argmax displacement
     suppresses secondary peaks; softmax at ``temperature``; soft-argmax normalised by r to
-    [−1, 1].
+    [−1, 1]. The argmax takes the first of exactly equal maxima (``torch.max`` on CPU), like
+    the reference run on CPU. Where displacements tie only up to rounding (flat image regions:
+    equal feature vectors), which one wins depends on the correlation's summation order, and on
+    a flat correlation the flow follows the Gaussian's centre — so two correct implementations
+    (this GEMM, the reference's CUDA sampler, a naive loop) can differ there by a few pixels of
+    flow at single pixels. That is ill-conditioning of the reference's formula, not a bug.
     """
     size = 2 * radius + 1
     corr = torch.relu(corr)
@@ -136,6 +142,11 @@ class MSNetBackbone(TemporalBackbone):
 
     Input and output are scrambled under ``legacy_layout``, as in the reference, which then
     also runs the whole neck once per frame in training (``legacy_per_frame_neck``).
+
+    Original checkpoints (``MSresnet``): the body loads by name, ``chnl_reduction`` /
+    ``flow_refinement.conv1..4`` are ``motion.reduce`` / ``motion.refine.0..3``; the top-level
+    ``bn2`` (128 channels) and ``fc1`` are never read by the original's forward. No extra
+    option beyond ``legacy_layout``: the computation is the reference's as it stands.
     """
 
     scramble_outputs = True
@@ -147,6 +158,23 @@ class MSNetBackbone(TemporalBackbone):
             "a static input size); export format=torchscript instead"
         ),
     }
+
+    # original checkpoints (`MSresnet`): MotionSqueeze's 1×1 reduction and refinement CNN sit
+    # at the backbone's top level, with the same Sequential indices as ours
+    original_renames = (
+        (r"^chnl_reduction\.", "motion.reduce."),
+        *((rf"^flow_refinement\.conv{i + 1}\.", f"motion.refine.{i}.") for i in range(4)),
+    )
+    original_unused = {
+        r"^fc1\.": "the ImageNet classifier (a Conv1d-shaped fc1), never called by the detector",
+        r"^bn2\.": "MSresnet.bn2, a 128-channel BatchNorm built beside the stem's bn1 and never "
+                    "called in the forward (no top-level map has 128 channels; every block has "
+                    "its own bn2)",
+    }
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return "backbone.chnl_reduction.0.weight" in shapes
 
     def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
         super().__init__(model_name, clip_len, **kwargs)

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from iodvideo.models.original_keys import Shapes
 from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import PreOpConv2d, TemporalBackbone
 from iodvideo.models.temporal.layout import split_time
@@ -77,6 +78,13 @@ class TSMBackbone(TemporalBackbone):
     online_streamable = True
 
     legacy_unloaded = r"^body\.layer\d\.\d+\.conv[12]\.weight$"
+    # original checkpoints: the TSN wrapper's `base_model`, shifted convs renamed `.net`
+    original_prefix = "backbone.base_model."
+    original_renames = ((r"\.conv([12])\.net\.", r".conv\1."),)
+
+    @classmethod
+    def original_matches(cls, shapes: Shapes) -> bool:
+        return "backbone.base_model.layer1.0.conv1.net.weight" in shapes
 
     def __init__(self, model_name: str = "resnet50", clip_len: int = 8, **kwargs: Any) -> None:
         super().__init__(model_name, clip_len, **kwargs)
