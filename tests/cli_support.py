@@ -14,9 +14,12 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = "TrueLeakedGas/001_factory_static_clear"
+# clean scenes: a static camera, no distractors and none of the recording effects that move
+# pixels between frames (gain control, shake, compression, workers beside the source)
 COMMON = dict(num_videos=3, min_frames=40, max_frames=40, height=64, width=80,
               clear_fraction=1.0, distractors=0.0, text_overlay=0.0, dynamic_fraction=0.0,
-              camera_shift=0.0, video_format="avi", seed=3)
+              camera_shift=0.0, workers=0.0, agc=0.0, shake=0.0, compression=0.0,
+              video_format="avi", seed=3)
 
 
 def run_module(module: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -40,7 +40,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("checkpointing",),
     ("evaluation", "inference"),
     ("lightning_module", "schedules", "bn_calibration", "callbacks", "init_from"),
-    ("train", "eval", "predict", "monitor", "export", "synth", "convert_checkpoint"),
+    ("train", "eval", "predict", "monitor", "export", "synth", "convert_checkpoint",
+     "diagnose"),
 )
 CLIS = frozenset(LAYERS[-1])
 APART = frozenset({frozenset({"evaluation", "inference"})})  # same layer, never each other

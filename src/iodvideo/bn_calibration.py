@@ -14,49 +14,13 @@ passes and removes that gap whatever the momentum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 import pytorch_lightning as pl
 import torch
-from torch import nn
 
-_BATCHNORMS = (nn.modules.batchnorm._BatchNorm,)
+# the recomputation itself lives with the models: test-time adaptation (inference) uses it too
+from iodvideo.models.batchnorm_stats import recalibrate_batchnorm
 
-
-@torch.no_grad()
-def recalibrate_batchnorm(
-    model: nn.Module, batches: Iterable[Any], forward: Callable[[Any], object]
-) -> int:
-    """Replace every BatchNorm's running mean/var by the plain average of the batch
-    statistics that ``forward(batch)`` produces over ``batches`` with the current weights.
-
-    Only the BatchNorm layers are switched to training mode (dropout etc. stay as they are);
-    each layer's mode and momentum are restored afterwards. Returns the batches used (0 leaves
-    the statistics untouched).
-    """
-    norms = [m for m in model.modules() if isinstance(m, _BATCHNORMS) and m.track_running_stats]
-    if not norms:
-        return 0
-    saved = [(m, m.training, m.momentum, m.running_mean.clone(), m.running_var.clone())
-             for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average: every batch weighs the same
-        m.train()
-    count = 0
-    try:
-        for batch in batches:
-            forward(batch)
-            count += 1
-    finally:
-        for m, training, momentum, mean, var in saved:
-            m.train(training)
-            m.momentum = momentum
-            if count == 0:  # nothing seen: keep the old statistics
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
-    return count
+__all__ = ["RecalibrateBatchNorm", "recalibrate_batchnorm"]
 
 
 class RecalibrateBatchNorm(pl.Callback):

@@ -1,6 +1,6 @@
 """Evaluate: ``python -m iodvideo.eval detections=<dir> | ckpt=<file> [overrides]``.
 
-Two modes, one protocol (protocol §8-9):
+Two modes, one protocol (protocol §8-9), and a baseline beside or instead of them:
 
 * ``detections=<dir>``: score detections already on disk, in our per-video format or the
   original code's per-clip pickles (so runs of the original code can be re-scored);
@@ -9,7 +9,13 @@ Two modes, one protocol (protocol §8-9):
   (``test_dataloader``, clips as long as the model asks: TDN's context frames included),
   decode (MOV or STA mode) and scale to image pixels like validation does
   (:func:`iodvideo.detections.batch.decode_batch`), merge clips per frame, then score the
-  same way.
+  same way;
+* ``baseline=copied_box`` (:mod:`iodvideo.evaluation.baselines`): the mean labelled box of the
+  training frames on every test frame; alone it is the scored source, beside ``ckpt=`` or
+  ``detections=`` its rows are printed under the model's.
+
+``data.videos.test`` / ``data.frames.test`` pick the test videos and the frames scored
+(:mod:`iodvideo.evaluation.sources`; the ckpt mode through the datamodule).
 
 Prints the five paper metrics per split (and their mean over several splits) and writes
 ``metrics.json``, ``metrics.csv``, ``report.md``, per-video CSVs and PR plots to the run
@@ -20,27 +26,18 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from iodvideo.config import CONFIG_DIR
-from iodvideo.detections.linking import build_tubes
 from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
 from iodvideo.evaluation.breakdown import breakdown, per_video, size_terciles
 from iodvideo.evaluation.classes import class_metric_name, paper_metrics_by_class
-from iodvideo.evaluation.detections_io import (
-    DetectionError,
-    detections_on_disk,
-    load_detections,
-    read_clip_tubelets,
-    save_detections,
-)
+from iodvideo.evaluation.detections_io import save_detections
 from iodvideo.evaluation.metrics import (
     SplitMetrics,
     default_workers,
@@ -54,125 +51,15 @@ from iodvideo.evaluation.report import (
     write_per_video,
     write_pr_plots,
 )
-from iodvideo.evaluation.tubes import video_ap
+from iodvideo.evaluation.sources import (
+    SplitDetections,
+    baseline_mode,
+    detections_mode,
+    split_list,
+    tube_ap,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SplitDetections:
-    """What one split is scored on: frame detections per test video, the test videos in
-    order, their GT boxes (``gt_boxes``: every tube's rows of a video, ``(n, 5)``, see
-    ``Annotations.frame_boxes``), and — when tube AP is asked for and the source has them —
-    the per-clip tubelets ``{video: {start: (N, 4K+1)}}`` with their clip length K and the
-    GT tubes themselves (``gt_tubes``: video → list of tubes)."""
-
-    detections: dict[str, np.ndarray]
-    videos: list[str]
-    gt_boxes: dict[str, np.ndarray]
-    clips: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
-    clip_len: int = 8
-    gt_tubes: dict[str, list[np.ndarray]] = field(default_factory=dict)
-
-
-def _splits(cfg: DictConfig) -> list[int]:
-    split = cfg.split if cfg.split is not None else OmegaConf.select(cfg, "data.split", default=1)
-    splits = list(split) if isinstance(split, (list, ListConfig)) else [split]
-    if not splits or not all(isinstance(s, int) for s in splits):
-        raise ConfigError(f"split must be an integer or a list of integers, got {split!r}")
-    return splits
-
-
-def annotations_path(cfg: DictConfig) -> Path:
-    """``data.annotations`` as given if it is a file path, else under ``data.root``."""
-    name = OmegaConf.select(cfg, "data.annotations", default=None)
-    if name is None:
-        raise ConfigError("data.annotations is not set (path of the annotation pickle)")
-    path = Path(str(name))
-    root = OmegaConf.select(cfg, "data.root", default=None, throw_on_missing=False)
-    if path.is_file() or path.is_absolute() or root is None:
-        return path
-    return Path(str(root)) / path
-
-
-def _detections_mode(cfg: DictConfig, splits: list[int]) -> dict[int, SplitDetections]:
-    from iodvideo.data.annotations import load_annotations
-
-    annotations = load_annotations(annotations_path(cfg))
-    dirs = cfg.detections
-    dirs = [str(d) for d in dirs] if isinstance(dirs, (list, ListConfig)) else [str(dirs)]
-    if len(dirs) == 1:
-        dirs = dirs * len(splits)
-    if len(dirs) != len(splits):
-        raise ConfigError(
-            f"detections lists {len(dirs)} directories for {len(splits)} splits; give one per "
-            "split or a single directory holding all of them"
-        )
-    clip_len = int(cfg.clip_len or OmegaConf.select(cfg, "data.clip_len", default=8))
-    known = set(annotations.nframes)
-    labels = list(annotations.labels)
-    out: dict[int, list[SplitDetections]] = {}
-    for split, directory in zip(splits, dirs, strict=True):
-        root = Path(directory)
-        if not root.is_dir():
-            raise DetectionError(f"{root}: detections directory not found")
-        present = detections_on_disk(root)
-        if len(labels) > 1:  # <root>/<label>/<video>.npy: strip the class directory
-            present = {k.split("/", 1)[1] if k.split("/", 1)[0] in labels else k
-                       for k in present}
-        unknown = sorted(present - known)
-        if unknown:
-            raise DetectionError(
-                f"{root}: detections for {len(unknown)} video(s) not in "
-                f"{annotations.path}: {', '.join(unknown[:3])}"
-            )
-        elsewhere = present - set(annotations.videos(split, "test"))
-        if elsewhere:
-            warnings.warn(
-                f"{root}: ignoring detections of {len(elsewhere)} video(s) outside the test set "
-                f"of split {split}", stacklevel=1,
-            )
-        several = len(labels) > 1
-        classes = labels if several else labels[:1]
-        out[split] = [_read_split(cfg, annotations, root, split, clip_len,
-                                  (c, name) if several else None)
-                      for c, name in enumerate(classes)]
-    return classes, out
-
-
-def _read_split(cfg: DictConfig, annotations: Any, root: Path, split: int, clip_len: int,
-                label: tuple[int, str] | None) -> SplitDetections:
-    """One split's detections in ``root`` (``label``: one class's of several) and its GT."""
-    videos = annotations.videos(split, "test")
-    where = f"{root} ({label[1]})" if label else str(root)
-    dets, missing = load_detections(
-        root, videos, annotations.nframes, clip_len, allow_missing=bool(cfg.allow_missing),
-        label=label,
-    )
-    if missing:
-        warnings.warn(
-            f"{where}: {len(missing)} test video(s) of split {split} have no detections; "
-            "their GT boxes count as misses", stacklevel=1,
-        )
-    index = None if label is None else label[0]
-    clips = {
-        v: read_clip_tubelets(root / v, annotations.nframes[v], clip_len, index)
-        for v in videos if (root / v).is_dir()
-    } if cfg.tube_ap else {}
-    gt_boxes = {v: annotations.frame_boxes(v, index) for v in videos}
-    gt_tubes = {v: annotations.tubes(v, index) for v in videos} if cfg.tube_ap else {}
-    return SplitDetections(dets, videos, gt_boxes, clips, clip_len, gt_tubes)
-
-
-def _tube_ap(split: SplitDetections) -> dict[str, float] | None:
-    """Video-level tube AP (§9.3 linking) of a split, None without per-clip tubelets."""
-    if not split.clips:
-        return None
-    linked = {v: build_tubes(c, split.clip_len) for v, c in split.clips.items()
-              if v in split.gt_boxes}
-    aps = video_ap(linked, {v: split.gt_tubes[v] for v in split.videos},
-                   thresholds=(0.2, 0.5, 0.75))
-    return {f"videoAP@{t:g}": 100 * ap for t, ap in aps.items()}
 
 
 def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
@@ -223,9 +110,9 @@ def _ckpt_mode(cfg: DictConfig, splits: list[int], out_dir: Path
             if cfg.save_detections:
                 where = out_dir / "detections" / f"split{split}"
                 save_detections(where / labels[c] if index is not None else where, dets)
-            annotations = datamodule.annotations
-            gt_boxes = {v: annotations.frame_boxes(v, index) for v in videos}
-            gt_tubes = ({v: annotations.tubes(v, index) for v in videos} if cfg.tube_ap else {})
+            # the GT of the test range (data.frames.test; every frame by default)
+            gt_boxes = datamodule.ground_truth("test", index)[1]
+            gt_tubes = datamodule.gt_tubes("test", index) if cfg.tube_ap else {}
             out[split].append(SplitDetections(dets, list(videos), gt_boxes,
                                               clips if cfg.tube_ap else {}, clip_len, gt_tubes))
     source = {"original": config.get(ORIGINAL_KEY), "mode": decode.mode}
@@ -249,20 +136,30 @@ def checkpoint_labels(config: dict, annotations: Any, num_classes: int, ckpt: An
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    if (cfg.ckpt is None) == (cfg.detections is None):
-        raise ConfigError("give exactly one of ckpt=<checkpoint> or detections=<directory>")
+    baseline = cfg.get("baseline")
+    if cfg.ckpt is not None and cfg.detections is not None or (
+            cfg.ckpt is None and cfg.detections is None and baseline is None):
+        raise ConfigError("give exactly one of ckpt=<checkpoint> or detections=<directory> "
+                          "(or baseline=copied_box alone)")
     out_dir = Path(str(cfg.output_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
-    splits = _splits(cfg)
-    labels, per_split, source = (
-        (*_detections_mode(cfg, splits), {}) if cfg.detections is not None
-        else _ckpt_mode(cfg, splits, out_dir)
-    )
+    splits = split_list(cfg)
+    if cfg.detections is not None:
+        labels, per_split, source = (*detections_mode(cfg, splits), {})
+    elif cfg.ckpt is not None:
+        labels, per_split, source = _ckpt_mode(cfg, splits, out_dir)
+    else:
+        labels, per_split, source = (*baseline_mode(cfg, splits), {})
+    beside = baseline if baseline is not None and (cfg.ckpt or cfg.detections) else None
     rows: dict[str, dict[str, float]] = {}
     tube_rows: dict[str, dict[str, float]] = {}
     breakdowns: dict[str, Any] = {}
-    extra: dict[str, Any] = {"splits": splits, "source": str(cfg.ckpt or cfg.detections),
-                             "labels": labels}
+    extra: dict[str, Any] = {"splits": splits, "labels": labels,
+                             "source": str(cfg.ckpt or cfg.detections or f"baseline={baseline}")}
+    frames = OmegaConf.select(cfg, "data.frames", default=None)
+    if frames is not None and any(v is not None for v in frames.values()):
+        extra["frames"] = OmegaConf.to_container(frames)
+        extra["videos"] = OmegaConf.to_container(cfg.data.videos)
     all_boxes = {(c, v): boxes for classes in per_split.values()
                  for c, class_dets in enumerate(classes)
                  for v, boxes in class_dets.gt_boxes.items()}
@@ -294,7 +191,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         if cfg.plots:
             write_pr_plots(out_dir, result.scored, f"split{split}_")
         if cfg.tube_ap:
-            values = _tube_ap(split_dets)
+            values = tube_ap(split_dets)
             if values is None:
                 warnings.warn(f"split {split}: tube AP needs per-clip detections (ckpt mode or "
                               "original-format directories); skipped", stacklevel=1)
@@ -307,6 +204,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     published = published_rows(source.get("original"), splits, source.get("mode", "mov"))
     if published:  # a released model: the authors' figures beside ours (protocol §10)
         extra["published"] = published
+    if beside is not None:  # the trivial baseline's rows, same splits, frames and protocol
+        extra["baseline"] = {"name": str(beside), "metrics": _baseline_rows(cfg, splits, workers)}
     write_metrics(out_dir, rows, {**extra, "breakdown": breakdowns})
     notes = [
         "AP@clear / AP@vague are 0.5:0.95 means on the clear / vague test videos (§9.3).",
@@ -326,9 +225,25 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if published:  # last: the per-class code above reads tables[1:]
         tables.append("published (readme/Evaluation.md):\n" + metrics_table(published))
         report += f"\n\n## Published (readme/Evaluation.md)\n\n{tables[-1]}\n"
+    if beside is not None:
+        table = metrics_table(extra["baseline"]["metrics"])
+        tables.append(f"baseline={beside} (same frames; docs/own-data.md):\n{table}")
+        report += f"\n\n## Baseline {beside} (same frames and protocol)\n\n{table}\n"
     (out_dir / "report.md").write_text(report)
     print("\n\n".join(tables))
     print(f"reports: {out_dir}")
+    return rows
+
+
+def _baseline_rows(cfg: DictConfig, splits: list[int], workers: int
+                   ) -> dict[str, dict[str, float]]:
+    """``baseline=`` beside a model: its paper metrics per split (and their mean)."""
+    labels, per_split = baseline_mode(cfg, splits)
+    rows = {f"split {split}": paper_metrics_by_class(
+        [c.detections for c in classes], [c.gt_boxes for c in classes], labels,
+        bool(cfg.rescore), workers).metrics for split, classes in per_split.items()}
+    if len(rows) > 1:
+        rows["avg"] = mean_over_splits(list(rows.values()))
     return rows
 
 
@@ -357,7 +272,7 @@ def _report_classes(cfg: DictConfig, out_dir: Path, split: int, labels: list[str
         if cfg.plots:
             write_pr_plots(out_dir, scored, f"split{split}_{name}_")
         if cfg.tube_ap:
-            values = _tube_ap(class_dets)
+            values = tube_ap(class_dets)
             if values is not None:
                 tube_rows[key] = values
 

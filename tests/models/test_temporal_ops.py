@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from iodvideo.models.temporal.interlace import TemporalInterlace, fractional_temporal_shift
 from iodvideo.models.temporal.layout import (
@@ -151,6 +152,62 @@ def test_soft_argmax_finds_a_single_peak():
     torch.testing.assert_close(flow[:, 0], torch.full((1, 2, 2), -5 / 7), atol=1e-3, rtol=0)
     torch.testing.assert_close(flow[:, 1], torch.full((1, 2, 2), 3 / 7), atol=1e-3, rtol=0)
     torch.testing.assert_close(flow[:, 2], torch.ones(1, 2, 2))
+
+
+def _naive_flow(corr: torch.Tensor, r: int = 7, sigma: float = 5.0,
+                t: float = 100.0) -> torch.Tensor:
+    """The displacement readout pixel by pixel, as protocol §5.5.6 states it: ReLU, the
+    confidence and its (first) argmax displacement, a Gaussian around it, softmax at t,
+    soft-argmax over (dx, dy) normalised by r."""
+    n, k, h, w = corr.shape
+    size = 2 * r + 1
+    out = torch.zeros(n, 3, h, w, dtype=torch.float64)
+    for b in range(n):
+        for y in range(h):
+            for x in range(w):
+                c = [max(float(v), 0.0) for v in corr[b, :, y, x]]
+                best = max(range(k), key=lambda i: (c[i], -i))  # first of equal maxima
+                by, bx = best // size - r, best % size - r
+                logits = []
+                for i in range(k):
+                    dy, dx = i // size - r, i % size - r
+                    g = math.exp(-((dx - bx) ** 2 + (dy - by) ** 2) / (2 * sigma**2))
+                    logits.append(c[i] * g * t)
+                top = max(logits)
+                e = [math.exp(v - top) for v in logits]
+                total = sum(e)
+                out[b, 0, y, x] = sum(e[i] * (i % size - r) for i in range(k)) / total / r
+                out[b, 1, y, x] = sum(e[i] * (i // size - r) for i in range(k)) / total / r
+                out[b, 2, y, x] = c[best]
+    return out
+
+
+def test_msnet_readout_matches_the_plain_loop_definition():
+    """Correlation + soft-argmax against their loop definitions on L2-normalised features
+    (as MotionSqueeze feeds them): the same flow and confidence to float rounding."""
+    torch.manual_seed(0)
+    a, b = (F.normalize(torch.randn(2, 16, 5, 6, dtype=torch.float64), dim=1) for _ in "ab")
+    corr = local_correlation(a, b, 7)
+    naive = _naive_correlation(a.float(), b.float(), 7).double()
+    torch.testing.assert_close(corr, naive, atol=1e-6, rtol=0)
+    torch.testing.assert_close(soft_argmax_flow(corr), _naive_flow(naive), atol=1e-6, rtol=0)
+
+
+def test_msnet_readout_near_ties_move_the_flow_by_whole_displacements():
+    """Two displacements whose correlations differ by rounding (flat image regions give equal
+    feature vectors): the argmax, hence the Gaussian's centre, follows whichever sums higher,
+    so two correct summation orders can give flows a few displacements apart at such pixels —
+    the documented tolerance of the readout, not a bug (the 0.12 relative difference seen on
+    random weights). Exact ties take the first maximum."""
+    corr = torch.zeros(1, 225, 1, 1, dtype=torch.float64)
+    left, right = (7 + 7) * 15 + (-4 + 7), (7 + 7) * 15 + (3 + 7)  # dy = 7; dx = -4 or 3
+    corr[0, left], corr[0, right] = 0.05, 0.05
+    tie = soft_argmax_flow(corr)
+    corr[0, right] += 1e-7  # a rounding-level difference in the correlation
+    moved = soft_argmax_flow(corr)
+    assert abs(tie[0, 2].item() - moved[0, 2].item()) < 1e-6  # confidence: continuous
+    assert (moved[0, 0] - tie[0, 0]).abs().item() > 0.3  # flow_x: jumps with the argmax
+    assert tie[0, 0].item() < 0 < moved[0, 0].item()  # first maximum (dx = -4) wins a tie
 
 
 def test_legacy_scramble_reproduces_the_reference_indices():

@@ -3,11 +3,15 @@
 A clip is named by its video and 1-based start frame ``i``; it covers frames ``i..i+K-1``.
 Backbones that need temporal context (TDN reads two extra frames on each side) ask for
 ``context`` frames, which are clamped to the video, replicating its edge frames.
+
+``frames`` (video → 1-based first and last frame, :mod:`iodvideo.data.selection`) restricts a
+video to a range of its frames as if it were cut there: every clip lies entirely inside the
+range, and context frames are clamped to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +34,23 @@ def key_index(clip_len: int) -> int:
     return clip_len // 2
 
 
-def _starts(annotations: Annotations, video: str, clip_len: int) -> range:
+def _starts(annotations: Annotations, video: str, clip_len: int,
+            frames: Mapping[str, tuple[int, int]] | None = None) -> range:
+    """Clip starts of ``video``: every start whose K frames lie in the video, or in its
+    range of ``frames`` when it has one."""
     nframes = annotations.nframes[video]
     if nframes < clip_len:
         raise ConfigError(
             f"{annotations.path}: video {video} has {nframes} frames, fewer than "
             f"clip_len={clip_len}; use a shorter data.clip_len"
         )
-    return range(1, nframes - clip_len + 2)
+    first, last = (frames or {}).get(video, (1, nframes))
+    if not 1 <= first <= last <= nframes or last - first + 1 < clip_len:
+        raise ConfigError(
+            f"video {video} ({nframes} frames): frames {first}..{last} hold no clip of "
+            f"clip_len={clip_len}"
+        )
+    return range(first, last - clip_len + 2)
 
 
 def _presence(tubes: Sequence[np.ndarray], nframes: int, clip_len: int) -> np.ndarray:
@@ -49,16 +62,19 @@ def _presence(tubes: Sequence[np.ndarray], nframes: int, clip_len: int) -> np.nd
     return cumulative[:, clip_len:] - cumulative[:, : nframes + 1 - clip_len]
 
 
-def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: int) -> list[Clip]:
+def training_clips(annotations: Annotations, videos: Sequence[str], clip_len: int,
+                   frames: Mapping[str, tuple[int, int]] | None = None) -> list[Clip]:
     """Every start whose K frames are all on or all off each tube, and all on at least one
     (the reference's filter, protocol §2.1): a tube is never partly in a training clip, so each
     of a clip's frames has the boxes of exactly the tubes present on it. IOD-Video tubes span
     whole videos, so every start is kept; a clip over a gap between tubes (no box on any of
-    its frames) or across a tube's first or last frame is not a training clip."""
+    its frames) or across a tube's first or last frame is not a training clip. With a range
+    ``first..last`` in ``frames``, only the starts ``first..last-K+1`` (clips inside it)."""
     clips = []
     for vi, video in enumerate(videos):
-        starts = _starts(annotations, video, clip_len)
+        starts = _starts(annotations, video, clip_len, frames)
         on = _presence(annotations.tubes(video), annotations.nframes[video], clip_len)
+        on = on[:, starts.start - 1 : starts.stop - 1]  # column s-1 is start s
         keep = ((on == clip_len) | (on == 0)).all(axis=0) & (on == clip_len).any(axis=0)
         clips += [Clip(vi, video, start) for start in np.asarray(starts)[keep].tolist()]
     return clips
@@ -90,9 +106,12 @@ def clip_boxes(tubes: Sequence[np.ndarray], start: int, clip_len: int) -> list[n
 
 
 def inference_clips(
-    annotations: Annotations, videos: Sequence[str], clip_len: int, stride: int = 1
+    annotations: Annotations, videos: Sequence[str], clip_len: int, stride: int = 1,
+    frames: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[Clip]:
-    """Every start ``1..nframes-K+1`` of every video, no padding (protocol §2.2).
+    """Every start ``1..nframes-K+1`` of every video, no padding (protocol §2.2); with a range
+    ``first..last`` in ``frames``, every start ``first..last-K+1`` (clips entirely inside it:
+    the range's first and last frames are covered by one clip each, as a video's are).
 
     ``stride`` > 1 keeps every ``stride``-th start plus the last one, so every frame is still
     covered by at least one clip (for ``stride <= K``) at a fraction of the cost: a cheaper
@@ -102,7 +121,7 @@ def inference_clips(
         raise ConfigError(f"clip stride must be >= 1, got {stride}")
     clips = []
     for vi, video in enumerate(videos):
-        starts = _starts(annotations, video, clip_len)
+        starts = _starts(annotations, video, clip_len, frames)
         kept = list(starts[::stride])
         if kept[-1] != starts[-1]:
             kept.append(starts[-1])
@@ -110,7 +129,9 @@ def inference_clips(
     return clips
 
 
-def clip_frames(start: int, clip_len: int, nframes: int, context: int = 0) -> np.ndarray:
-    """1-based frame numbers ``start-context .. start+K-1+context``, clamped to ``[1, nframes]``."""
+def clip_frames(start: int, clip_len: int, nframes: int, context: int = 0,
+                first: int = 1) -> np.ndarray:
+    """1-based frame numbers ``start-context .. start+K-1+context``, clamped to
+    ``[first, nframes]`` (a range ``first..last`` of a video: ``nframes=last``)."""
     frames = np.arange(start - context, start + clip_len + context)
-    return np.clip(frames, 1, nframes)
+    return np.clip(frames, first, nframes)

@@ -8,10 +8,21 @@ in order, so the module can merge them into per-frame detections and score frame
 the paper does. Model selection (the best checkpoint) therefore never looks at the test videos;
 ``val_fraction: 0`` restores the reference's practice of validating on the test split. With
 ``online`` (SynthIOD only) training clips are instead rendered on the fly, each from a new video.
+
+``videos`` and ``frames`` (``data.videos.<stage>``, ``data.frames.<stage>``, stages ``train``,
+``val``, ``test``; :mod:`iodvideo.data.selection`) name the videos of a stage instead of the
+split's lists and keep a range of frames of each: clips lie entirely inside the range, and
+validation and test score exactly its frames (GT outside it is dropped, and no clip reaches
+past it). Named training videos are all fitted on (nothing is held out): validation then runs
+on them, on the training range (selection never sees the test frames), unless
+``videos.val`` names others or ``val_fraction`` is 0 (the test videos and range). An unset
+``frames.val`` follows ``frames.test`` when validation runs on the test videos, else
+``frames.train``.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,9 +33,18 @@ from torch.utils.data import DataLoader, Dataset
 
 from iodvideo.data.annotations import Annotations, Visibility, load_annotations
 from iodvideo.data.augment import MOCAugment
+from iodvideo.data.camera_augment import CameraEffects
 from iodvideo.data.clips import inference_clips, training_clips
 from iodvideo.data.dataset import ClipDataset
 from iodvideo.data.readers import FrameFolderReader, FrameReader
+from iodvideo.data.selection import (
+    FrameSpec,
+    Range,
+    Selection,
+    overlapping,
+    rows_in_range,
+    tubes_in_range,
+)
 from iodvideo.data.transforms import ResizeNormalize
 from iodvideo.data.workers import worker_start_method
 from iodvideo.errors import ConfigError, DatasetNotFoundError
@@ -55,11 +75,14 @@ class IODVideoDataModule(pl.LightningDataModule):
         eval_visibility: Visibility | None = None,
         max_objects: int = 128,
         augment: MOCAugment | None = None,
+        camera_augment: CameraEffects | None = None,
         synth: Mapping[str, Any] | None = None,
         val_fraction: float = 0.2,
         val_seed: int = 0,
         online: Mapping[str, Any] | None = None,
         val_clip_stride: int = 1,
+        videos: Mapping[str, Any] | None = None,
+        frames: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if clip_len < 1:
@@ -94,8 +117,15 @@ class IODVideoDataModule(pl.LightningDataModule):
                 "data.online renders SynthIOD training clips and needs data.synth (the "
                 "generator settings); it cannot be used with real data"
             )
+        self.selection = Selection.from_config(videos, frames)
+        if self.online is not None and (self.selection.videos["train"] is not None
+                                        or self.selection.frames["train"] is not None):
+            raise ConfigError(
+                "data.videos.train / data.frames.train pick on-disk training clips, but "
+                "data.online renders new videos instead; set data.online=null")
+        self._selection_checked = False
         self.reader = reader if reader is not None else FrameFolderReader(self.root / "Frames")
-        self.augment = augment
+        self.augment, self.camera_augment = augment, camera_augment  # training clips only
         self.transform = ResizeNormalize(input_size, down_ratio)
         self._annotations: Annotations | None = None
 
@@ -115,6 +145,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         """Generate SynthIOD if configured and absent; otherwise insist the data exists."""
         if self.annotations_path.is_file():
             self._check_synth_size()
+            self.check_selection()
             return
         if self.synth is None:
             raise DatasetNotFoundError(
@@ -126,6 +157,7 @@ class IODVideoDataModule(pl.LightningDataModule):
 
         print(f"SynthIOD: generating {self.root} (first use only) ...", flush=True)
         generate_synthiod(self.root, SynthConfig(**self.synth))
+        self.check_selection()
 
     def _check_synth_size(self) -> None:
         """A SynthIOD root generated earlier with another ``num_videos`` (an older default, or
@@ -162,12 +194,35 @@ class IODVideoDataModule(pl.LightningDataModule):
         if not self.annotations_path.is_file():
             self.prepare_data()
         self.annotations.videos(self.split, "test")  # fails early on a bad split
+        self.check_selection()
+
+    def check_selection(self) -> None:
+        """Resolve ``data.videos`` / ``data.frames`` for every stage now, so that a bad name or
+        range fails before any fit (one ConfigError line); warn once when a video's training
+        and test ranges share frames."""
+        if self._selection_checked or not self.selection.active:
+            return
+        test = self.frame_ranges("test")
+        self.frame_ranges("val")
+        if self.online is None:
+            shared = overlapping(self.frame_ranges("train"), test)
+            if shared:
+                warnings.warn(
+                    f"data.frames: {len(shared)} video(s) are trained on and tested on the same "
+                    f"frames ({shared[0]}: train {self.frame_ranges('train')[shared[0]]}, test "
+                    f"{test[shared[0]]}); set data.frames.train / data.frames.test apart",
+                    stacklevel=2)
+        self._selection_checked = True
 
     # -- videos and clips ---------------------------------------------------------------
     def _split_training_videos(self) -> tuple[list[str], list[str]]:
         """(fitting videos, held-out validation videos) of the split's training list: a seeded
         draw of ``round(val_fraction · n)`` videos (at least one when the fraction is > 0), so
-        every clip of a video lands on one side."""
+        every clip of a video lands on one side. Videos named in ``data.videos.train`` are all
+        fitted on: (named, [])."""
+        named = self.selection.named("train", self.annotations)
+        if named is not None:
+            return named, []
         videos = self.annotations.videos(self.split, "train")
         count = round(self.val_fraction * len(videos))
         if self.val_fraction > 0:
@@ -181,20 +236,59 @@ class IODVideoDataModule(pl.LightningDataModule):
         """The training videos the model is fitted on (the held-out ones excluded)."""
         return self._split_training_videos()[0]
 
+    def _validation_source(self) -> str:
+        """Where validation videos come from: ``named`` (data.videos.val), ``test`` (val_fraction
+        0, the reference's practice), ``train`` (the named training videos: nothing to hold out)
+        or ``held`` (the seeded held-out part of the split's training videos)."""
+        if self.selection.videos["val"] is not None:
+            return "named"
+        if self.val_fraction == 0:
+            return "test"
+        return "train" if self.selection.videos["train"] is not None else "held"
+
     def val_videos(self) -> list[str]:
         """Held-out training videos for model selection; the test videos if ``val_fraction``
-        is 0 (the reference's practice)."""
-        if self.val_fraction == 0:
+        is 0 (the reference's practice); ``data.videos.val`` if given, else the named
+        ``data.videos.train`` (see the module doc)."""
+        source = self._validation_source()
+        if source == "named":
+            return self.selection.named("val", self.annotations) or []
+        if source == "test":
             return self.test_videos()
-        return self._split_training_videos()[1]
+        return self._split_training_videos()[0 if source == "train" else 1]
 
     def test_videos(self) -> list[str]:
-        return self.annotations.videos(self.split, "test", self.eval_visibility)
+        named = self.selection.named("test", self.annotations)
+        if named is None:
+            return self.annotations.videos(self.split, "test", self.eval_visibility)
+        if self.eval_visibility is None:
+            return named
+        if self.eval_visibility not in ("clear", "vague"):
+            raise ValueError(f"visibility must be 'clear' or 'vague', got {self.eval_visibility!r}")
+        return [v for v in named if v.endswith(f"_{self.eval_visibility}")]
 
-    def _dataset(self, clips: list, augment: MOCAugment | None = None) -> ClipDataset:
+    def frame_spec(self, stage: str) -> FrameSpec | None:
+        """The ``data.frames`` range of ``stage`` (an unset ``val`` follows ``test`` when it
+        validates on the test videos, else ``train``); None: every frame."""
+        spec = self.selection.frames[stage]
+        if stage != "val" or spec is not None:
+            return spec
+        return self.selection.frames["test" if self._validation_source() == "test" else "train"]
+
+    def frame_ranges(self, stage: str) -> dict[str, Range]:
+        """``video → (first, last)``: the 1-based frames of each video ``stage`` (``train``,
+        ``val``, ``test``) uses; a ConfigError if a range holds less than one clip."""
+        videos = {"train": self.train_videos, "val": self.val_videos,
+                  "test": self.test_videos}[stage]()
+        return self.selection.ranges(self.frame_spec(stage), self.annotations, videos,
+                                     self.clip_len)
+
+    def _dataset(self, clips: list, augment: MOCAugment | None = None,
+                 frames: dict[str, Range] | None = None,
+                 camera: CameraEffects | None = None) -> ClipDataset:
         return ClipDataset(
             self.annotations, clips, self.reader, self.transform, self.clip_len,
-            self.context or 0, self.max_objects, augment,
+            self.context or 0, self.max_objects, augment, frames, camera,
         )
 
     def online_dataset(self) -> Dataset:
@@ -214,7 +308,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         config = online_config(self.synth or {}, **settings)
         return OnlineSynthClips(
             config, clips, self.transform, self.clip_len, self.context or 0, self.max_objects,
-            self.augment, max_warmup, label_by,
+            self.augment, max_warmup, label_by, self.camera_augment,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -225,42 +319,50 @@ class IODVideoDataModule(pl.LightningDataModule):
                 persistent_workers=self.num_workers > 0,
                 multiprocessing_context=worker_start_method(self.num_workers),
             )
-        clips = training_clips(self.annotations, self.train_videos(), self.clip_len)
+        frames = self.frame_ranges("train")
+        clips = training_clips(self.annotations, self.train_videos(), self.clip_len, frames)
         if not clips:
+            spec = self.frame_spec("train")
             raise ConfigError(
                 f"{self.annotations_path}: split {self.split} has no training clip of "
-                f"{self.clip_len} frames"
+                f"{self.clip_len} frames" + (f" inside {spec}" if spec else "")
+                + " (a training clip needs every frame of a tube or none, and one tube)"
             )
         return DataLoader(
-            self._dataset(clips, self.augment), batch_size=self.batch_size, shuffle=True,
+            self._dataset(clips, self.augment, frames, self.camera_augment),
+            batch_size=self.batch_size, shuffle=True,
             drop_last=True,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
             multiprocessing_context=worker_start_method(self.num_workers),
         )
 
-    def _inference_loader(self, videos: list[str], stride: int = 1) -> DataLoader:
-        clips = inference_clips(self.annotations, videos, self.clip_len, stride)
+    def _inference_loader(self, stage: str, stride: int = 1) -> DataLoader:
+        """Every clip (every ``stride``-th start) inside the frame range of each ``stage``
+        video, in order (``video_idx`` indexes ``ground_truth(stage)``'s videos)."""
+        frames = self.frame_ranges(stage)
+        clips = inference_clips(self.annotations, list(frames), self.clip_len, stride, frames)
         return DataLoader(
-            self._dataset(clips), batch_size=self.eval_batch_size, shuffle=False,
+            self._dataset(clips, frames=frames), batch_size=self.eval_batch_size, shuffle=False,
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
             multiprocessing_context=worker_start_method(self.num_workers),
         )
 
     def val_dataloader(self) -> DataLoader:
-        return self._inference_loader(self.val_videos(), self.val_clip_stride)
+        return self._inference_loader("val", self.val_clip_stride)
 
     def test_dataloader(self) -> DataLoader:
-        return self._inference_loader(self.test_videos())
+        return self._inference_loader("test")
 
     def calibration_dataloader(self, num_batches: int, seed: int = 0) -> DataLoader:
         """``num_batches`` batches of training clips without augmentation, drawn with ``seed``
         (no global RNG touched): what BatchNorm recalibration runs on (bn_calibration)."""
-        clips = training_clips(self.annotations, self.train_videos(), self.clip_len)
+        frames = self.frame_ranges("train")
+        clips = training_clips(self.annotations, self.train_videos(), self.clip_len, frames)
         rng = np.random.default_rng([self.val_seed, seed])
         count = min(len(clips), num_batches * self.batch_size)
         chosen = [clips[i] for i in rng.choice(len(clips), size=count, replace=False)]
         return DataLoader(
-            self._dataset(chosen), batch_size=self.batch_size, shuffle=False,
+            self._dataset(chosen, frames=frames), batch_size=self.batch_size, shuffle=False,
             num_workers=min(self.num_workers, 2),
             multiprocessing_context=worker_start_method(min(self.num_workers, 2)),
         )
@@ -270,7 +372,8 @@ class IODVideoDataModule(pl.LightningDataModule):
     ) -> tuple[list[str], dict[str, np.ndarray]]:
         """Videos of the ``val`` or ``test`` loader (index order of ``video_idx``) and their
         ground truth for frameAP: every GT box, ``(n, 5)`` rows ``frame, x1, y1, x2, y2`` of all
-        the video's tubes (:meth:`Annotations.frame_boxes`; several rows or none per frame).
+        the video's tubes (:meth:`Annotations.frame_boxes`; several rows or none per frame)
+        on the frames of the stage's range (``data.frames``), the frames its clips cover.
         ``label``: only the boxes of that class (frameAP is scored one class at a time); a
         video without that class gets ``(0, 5)``, so the video index order stays the same."""
         if stage not in ("val", "test"):
@@ -278,8 +381,15 @@ class IODVideoDataModule(pl.LightningDataModule):
         if label is not None and not 0 <= label < self.num_classes:
             raise ValueError(f"label {label} out of range: the data has classes "
                              f"0..{self.num_classes - 1} ({self.labels})")
-        videos = self.val_videos() if stage == "val" else self.test_videos()
-        return videos, {video: self.annotations.frame_boxes(video, label) for video in videos}
+        frames = self.frame_ranges(stage)
+        return list(frames), {video: rows_in_range(self.annotations.frame_boxes(video, label),
+                                                   frames[video]) for video in frames}
+
+    def gt_tubes(self, stage: str = "test", label: int | None = None) -> dict[str, list]:
+        """The GT tubes of the ``stage`` videos cut to its frame range (tube AP)."""
+        frames = self.frame_ranges(stage)
+        return {video: tubes_in_range(self.annotations.tubes(video, label), frames[video])
+                for video in frames}
 
     def eval_ground_truth(self) -> tuple[list[str], dict[str, np.ndarray]]:
         """The test videos and their GT boxes (``ground_truth("test")``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from iodvideo.data.annotations import Annotations
 from iodvideo.data.augment import MOCAugment
+from iodvideo.data.camera_augment import CameraEffects
 from iodvideo.data.clips import Clip, clip_frames, clip_objects
 from iodvideo.data.readers import FrameReader
 from iodvideo.data.targets import build_targets
@@ -27,6 +28,8 @@ class ClipDataset(Dataset):
     splatted on the heatmap channel of its tube's class (``hm`` has one channel per entry of
     the pickle's ``labels``). A clip without one — its tubes cropped away by the augmentation
     (protocol §3), or an inference clip over a gap — keeps an all-zero heatmap and ``mask`` 0.
+    ``frames`` (video → 1-based first and last frame): context frames are clamped to the
+    video's range, as to a video cut there (data.frames).
     """
 
     def __init__(
@@ -39,8 +42,11 @@ class ClipDataset(Dataset):
         context: int = 0,
         max_objects: int = 128,
         augment: MOCAugment | None = None,
+        frames: Mapping[str, tuple[int, int]] | None = None,
+        camera: CameraEffects | None = None,
     ) -> None:
         self.annotations = annotations
+        self.frames = dict(frames or {})
         self.clips = list(clips)
         self.reader = reader
         self.transform = transform
@@ -48,6 +54,7 @@ class ClipDataset(Dataset):
         self.context = context
         self.max_objects = max_objects
         self.augment = augment
+        self.camera = camera
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -56,7 +63,8 @@ class ClipDataset(Dataset):
         clip = self.clips[i]
         nframes = self.annotations.nframes[clip.video]
         image_hw = self.annotations.image_hw(clip.video)
-        frame_numbers = clip_frames(clip.start, self.clip_len, nframes, self.context)
+        first, last = self.frames.get(clip.video, (1, nframes))
+        frame_numbers = clip_frames(clip.start, self.clip_len, last, self.context, first)
         frames = self.reader.read(clip.video, frame_numbers, nframes)
         if frames.shape[1:3] != image_hw:
             raise FrameReadError(
@@ -66,9 +74,13 @@ class ClipDataset(Dataset):
         present, tubes = clip_objects(self.annotations.tubes(clip.video), clip.start,
                                       self.clip_len)
         tube_labels = self.annotations.tube_labels(clip.video)
+        # camera effects draw from the worker's torch stream (seeded per worker and epoch by
+        # Lightning), not from i: every epoch shows a clip through another camera
+        rng = (np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+               if self.camera is not None else None)
         item = clip_item(frames, tubes, self.transform, self.clip_len, self.max_objects,
                          self.augment, labels=[tube_labels[t] for t in present],
-                         num_classes=self.annotations.num_classes)
+                         num_classes=self.annotations.num_classes, camera=self.camera, rng=rng)
         item["video_idx"] = torch.tensor(clip.video_index)
         item["start"] = torch.tensor(clip.start)
         item["image_hw"] = torch.tensor(np.asarray(image_hw))
@@ -84,6 +96,8 @@ def clip_item(
     augment: MOCAugment | None = None,
     labels: Sequence[int] | None = None,
     num_classes: int = 1,
+    camera: CameraEffects | None = None,
+    rng: np.random.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """Frames ``(T, H, W, 3)`` uint8 and the K clip frames' boxes of each tube (image pixels)
     → the normalised ``video`` tensor and its targets (augmented first if ``augment``).
@@ -92,6 +106,8 @@ def clip_item(
     augmentation's crop may drop tubes; their labels are dropped with them (``kept``)."""
     if labels is not None and len(labels) != len(tubes):
         raise ValueError(f"{len(labels)} labels for {len(tubes)} tubes: need one per tube")
+    if camera is not None:  # training: IR camera effects on the raw frames, boxes unchanged
+        frames = camera(frames, rng if rng is not None else np.random.default_rng())
     if augment is not None:
         augmented = augment(frames, list(tubes))
         frames, tubes = augmented.frames, augmented.tubes

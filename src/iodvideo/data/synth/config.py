@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -19,6 +20,10 @@ Range = tuple[float, float]
 IMAGE_EXTS = ("png", "jpg")
 VIDEO_FORMATS = ("none", "avi", "mp4")
 TRAJECTORY_MODES = ("synthetic", "real")
+FOOTAGE_FITS = ("cover", "stretch")
+# probabilities (per video) of the realism effects, each in [0, 1]
+PROBABILITIES = ("text_overlay", "sky", "plume_source", "workers", "agc", "vignetting", "shake",
+                 "compression", "black_hot", "letterbox")
 # difficulty presets: (fraction of clear videos, fraction of dynamic videos); None = use the
 # config's clear_fraction and dynamic_fraction (IOD-Video's mix unless changed)
 DIFFICULTY_PRESETS: dict[str, tuple[float | None, float | None]] = {
@@ -67,13 +72,34 @@ class SynthConfig:
     real_annotations: str = ""
     video_format: str = "none"
     fps: float = 25.0
+    # realism (issue 30): scene, plume and camera effects, each a per-video probability
+    sky: float = 0.4
+    plume_flatness: Range = (0.0, 0.7)
+    plume_source: float = 0.6
+    workers: float = 0.2
+    warm_people: Range = (1.5, 4.0)
+    agc: float = 0.3
+    vignetting: float = 0.4
+    shake: float = 0.15
+    compression: float = 0.35
+    black_hot: float = 0.3
+    letterbox: float = 0.2
+    # plumes composited onto the user's own footage instead of a synthetic scene
+    backgrounds: str = ""
+    backgrounds_crop: tuple[int, ...] = ()
+    backgrounds_frames: tuple[float, ...] = ()
+    backgrounds_fit: str = "cover"
+    backgrounds_effects: bool = False
 
     def mix(self) -> tuple[float, float]:
-        """Fractions of clear and of dynamic videos after applying the ``difficulty`` preset."""
+        """Fractions of clear and of dynamic videos after applying the ``difficulty`` preset.
+
+        Plumes over the user's footage (``backgrounds``) keep its camera: no video is dynamic.
+        """
         clear, dynamic = DIFFICULTY_PRESETS[self.difficulty]
         return (
             self.clear_fraction if clear is None else clear,
-            self.dynamic_fraction if dynamic is None else dynamic,
+            0.0 if self.backgrounds else (self.dynamic_fraction if dynamic is None else dynamic),
         )
 
     @classmethod
@@ -86,10 +112,15 @@ class SynthConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             default = f.default
-            if isinstance(default, tuple):
+            if f.name == "backgrounds_crop":
+                object.__setattr__(self, f.name, _numbers(f.name, value, (0, 4), integer=True))
+            elif f.name == "backgrounds_frames":
+                object.__setattr__(self, f.name, _numbers(f.name, value, (0, 2)))
+            elif isinstance(default, tuple):
                 object.__setattr__(self, f.name, _pair(f.name, value))
             elif isinstance(default, bool):
-                continue
+                if not isinstance(value, bool):
+                    raise ConfigError(f"synth.{f.name} must be true or false, got {value!r}")
             elif isinstance(default, int):
                 object.__setattr__(self, f.name, _integer(f.name, value))
             elif isinstance(default, float):
@@ -133,8 +164,15 @@ class SynthConfig:
                  "strictly between 0 and 1")
         for name in ("fixed_pattern_sigma", "gain_drift", "distractors"):
             _require(getattr(self, name) >= 0, name, getattr(self, name), ">= 0")
-        _require(0 <= self.text_overlay <= 1, "text_overlay", self.text_overlay,
-                 "a probability in [0, 1]")
+        for name in PROBABILITIES:
+            _require(0 <= getattr(self, name) <= 1, name, getattr(self, name),
+                     "a probability in [0, 1]")
+        for name in ("plume_flatness", "warm_people"):
+            low, high = getattr(self, name)
+            _require(0 <= low <= high, name, [low, high], "[low, high] with 0 <= low <= high")
+        _require(self.plume_flatness[1] <= 1, "plume_flatness", list(self.plume_flatness),
+                 "within [0, 1]")
+        self._validate_backgrounds()
         _require(self.box_smoothing >= 1, "box_smoothing", self.box_smoothing,
                  ">= 1 frames (1 = no smoothing)")
         _require(self.trajectories in TRAJECTORY_MODES, "trajectories", self.trajectories,
@@ -142,6 +180,31 @@ class SynthConfig:
         _require(self.video_format in VIDEO_FORMATS, "video_format", self.video_format,
                  f"one of {VIDEO_FORMATS}")
         _require(self.fps > 0, "fps", self.fps, "positive")
+
+    def _validate_backgrounds(self) -> None:
+        """The footage options (the files themselves are checked when first read)."""
+        _require(self.backgrounds_fit in FOOTAGE_FITS, "backgrounds_fit", self.backgrounds_fit,
+                 f"one of {FOOTAGE_FITS}")
+        crop = self.backgrounds_crop
+        _require(not crop or (0 <= crop[0] < crop[2] and 0 <= crop[1] < crop[3]),
+                 "backgrounds_crop", list(crop),
+                 "[] or [x1, y1, x2, y2] pixels with 0 <= x1 < x2 and 0 <= y1 < y2")
+        frames = self.backgrounds_frames
+        if frames:
+            integers = all(isinstance(v, int) for v in frames)
+            ok = (1 <= frames[0] <= frames[1]) if integers else (0 <= frames[0] < frames[1] <= 1)
+            _require(ok, "backgrounds_frames", list(frames),
+                     "[] or [first, last]: 1-based frame numbers (integers, first <= last) or "
+                     "fractions of each video (floats, 0 <= first < last <= 1)")
+        if not self.backgrounds:
+            for name in ("backgrounds_crop", "backgrounds_frames"):
+                _require(not getattr(self, name), name, list(getattr(self, name)),
+                         "empty unless synth.backgrounds names footage")
+        else:
+            from pathlib import Path
+
+            _require(Path(self.backgrounds).exists(), "backgrounds", self.backgrounds,
+                     "an existing video file or folder of videos / frames (no such path)")
 
 
 def _require(ok: bool, name: str, value: Any, expectation: str) -> None:
@@ -168,7 +231,27 @@ def _real(name: str, value: Any) -> float:
 def _pair(name: str, value: Any) -> Range:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         value = (value, value)  # a single number means a fixed value
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
         raise ConfigError(f"synth.{name} must be a [low, high] pair, got {value!r}")
     low, high = (_real(name, v) for v in value)
     return (low, high)
+
+
+def _numbers(
+    name: str, value: Any, lengths: tuple[int, ...], integer: bool = False
+) -> tuple[Any, ...]:
+    """An optional list of numbers (empty = unset); integers stay integers."""
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) not in lengths:
+        raise ConfigError(f"synth.{name} must be a list of {' or '.join(map(str, lengths))} "
+                          f"numbers, got {value!r}")
+    out = []
+    for v in value:
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            out.append(int(v))
+        elif integer:
+            out.append(_integer(name, v))
+        else:
+            out.append(_real(name, v))
+    return tuple(out)

@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from iodvideo.data.synth.camera import CameraPath
-from iodvideo.data.synth.plume import Turbulence
+from iodvideo.data.synth.plume import LOG_FLOOR, Turbulence, profile
 
 # (along axis sign, along axis is x) for a source on the bottom, top, left, right side
 SIDES = {"bottom": (-1.0, False), "top": (1.0, False), "left": (1.0, True), "right": (-1.0, True)}
@@ -36,7 +36,9 @@ class BoxFittedPlume:
         factor: int,
         threshold: float,
         speed_range: tuple[float, float],
+        flatness: float = 0.0,
     ) -> None:
+        self.flatness = flatness
         self.factor = factor
         self.threshold = threshold
         gh = -(-world_shape[0] // factor)
@@ -79,13 +81,15 @@ class BoxFittedPlume:
         along, cross = self._coords(t)
         width = (0.45 + 0.9 * np.clip(along, 0.0, 1.0)) / np.float32(_WIDTH_NORM)
         q = (2.0 * along - 1.0) ** 2 + (cross / width) ** 2
-        return np.exp(np.float32(math.log(self.threshold)) * q).astype(np.float32)
+        log_env = np.maximum(np.float32(math.log(self.threshold)) * q, np.float32(LOG_FLOOR))
+        return np.exp(log_env).astype(np.float32)
 
     def density(self, t: int, envelope: np.ndarray) -> np.ndarray:
         along, _ = self._coords(t)
         gain = np.float32(self._turbulence_gain) * (0.6 + 0.6 * np.clip(along, 0.0, 1.5))
         modulation = np.clip(self._fill + gain * self._turbulence.sample(t), 0.0, 2.0)
-        return (np.float32(self._strength[t]) * envelope * modulation).astype(np.float32)
+        shaped = profile(envelope, self.threshold, self.flatness)
+        return (np.float32(self._strength[t]) * shaped * modulation).astype(np.float32)
 
     def source_point(self) -> tuple[float, float]:
         x1, y1, x2, y2 = self._boxes[0]

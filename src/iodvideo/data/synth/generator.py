@@ -3,14 +3,17 @@
 Everything is written into a hidden temporary directory next to ``root`` and renamed into
 place only when complete, so a run killed half-way never leaves a dataset whose pickle
 exists but whose frames do not (the datamodule regenerates when the pickle is absent).
+``<root>/synth.json`` records the generator version and the config that made the set, so a
+caller can tell a stale set (``read_manifest``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from iodvideo.data.synth.config import SynthConfig
@@ -26,6 +29,9 @@ from iodvideo.data.synth.writer import VideoSink
 from iodvideo.errors import IODVideoError
 
 Progress = Callable[[int, int], None]
+# bumped whenever the same config renders different pixels or boxes (2: issue 30's realism)
+GENERATOR_VERSION = 2
+MANIFEST = "synth.json"
 
 
 class SynthRootExistsError(IODVideoError):
@@ -76,6 +82,10 @@ def generate_synthiod(
             f"{root}: directory is not empty; choose another root or pass overwrite=true"
         )
     plan = plan_dataset(config)
+    if config.backgrounds:  # unreadable footage: one line now, not half-way through
+        from iodvideo.data.synth.footage import check_backgrounds
+
+        check_backgrounds(config)
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
     try:
@@ -92,11 +102,22 @@ def generate_synthiod(
                 progress(done, total)
         annotations = build_annotations(plan.videos, tubes, plan.train, plan.test)
         main = write_annotations(staging, annotations)
+        manifest = {"generator": GENERATOR_VERSION, "config": asdict(config)}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _swap_into_place(staging, root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return root / main.name
+
+
+def read_manifest(root: str | Path) -> dict | None:
+    """``{"generator": version, "config": {...}}`` of the set in ``root``; None for a set
+    written before manifests existed (generator version 1) or no set at all."""
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
 
 
 def _swap_into_place(staging: Path, root: Path) -> None:

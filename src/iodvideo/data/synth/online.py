@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from iodvideo.data.augment import MOCAugment
+from iodvideo.data.camera_augment import CameraEffects
 from iodvideo.data.dataset import clip_item
 from iodvideo.data.synth.config import SynthConfig
 from iodvideo.data.synth.layout import SCENE_COUNTS, SCENES, VideoPlan
@@ -31,6 +32,7 @@ from iodvideo.data.transforms import ResizeNormalize
 
 # entropy stream of on-the-fly videos: disjoint from the on-disk set's plan/split/video streams
 STREAM_ONLINE = 7
+STREAM_CAMERA = 8  # the training camera effects of a draw (data.camera_augment)
 # ``label_by`` modes: SynthIOD's one class (None), or two classes by visibility, in the label
 # order of scripts/relabel_by_visibility.py (a several-class task with SynthIOD's videos)
 LABELS_BY = {None: ["gas"], "visibility": ["clear", "vague"]}
@@ -53,6 +55,7 @@ class OnlineSynthClips(Dataset):
         augment: MOCAugment | None = None,
         max_warmup: int = 8,
         label_by: str | None = None,
+        camera: CameraEffects | None = None,
     ) -> None:
         if clips_per_epoch < 1:
             raise ValueError(f"clips_per_epoch must be >= 1, got {clips_per_epoch}")
@@ -66,9 +69,14 @@ class OnlineSynthClips(Dataset):
         self.context = context
         self.max_objects = max_objects
         self.augment = augment
+        self.camera = camera
         self.max_warmup = int(max_warmup)
         weights = np.array([SCENE_COUNTS[s] for s in SCENES], dtype=np.float64)
         self._scene_p = weights / weights.sum()
+        if config.backgrounds:  # unreadable footage: one line now, not in a DataLoader worker
+            from iodvideo.data.synth.footage import check_backgrounds
+
+            check_backgrounds(config)
 
     def __len__(self) -> int:
         return self.clips_per_epoch
@@ -99,7 +107,9 @@ class OnlineSynthClips(Dataset):
         boxes = tube[first:first + self.clip_len, 1:5]
         labels = None if self.label_by is None else [0 if plan.clear else 1]
         item = clip_item(bgr, [boxes], self.transform, self.clip_len, self.max_objects,
-                         self.augment, labels=labels, num_classes=len(LABELS_BY[self.label_by]))
+                         self.augment, labels=labels, num_classes=len(LABELS_BY[self.label_by]),
+                         camera=self.camera,
+                         rng=np.random.default_rng([self.config.seed, STREAM_CAMERA, draw]))
         item["video_idx"] = torch.tensor(-1)
         item["start"] = torch.tensor(first + 1)
         item["image_hw"] = torch.tensor([plan.height, plan.width])

@@ -11,9 +11,13 @@ Model (world coordinates, computed on a grid ``factor`` times coarser than the p
   and flows away from the source; its relative strength grows with distance (puffs break up);
 * a puffing source strength.
 
-``density = strength(t) * envelope * clip(fill + g(d) * turbulence, 0, 2)``. The box is the tight
-box of ``envelope > box_threshold`` (what an annotator sees as "the gas region"), so it moves
-smoothly while the texture inside it flickers - like the real annotations.
+``density = strength(t) * profile(envelope) * clip(fill + g(d) * turbulence, 0, 2)``. The box is
+the tight box of ``envelope > box_threshold`` (what an annotator sees as "the gas region"), so it
+moves smoothly while the texture inside it flickers - like the real annotations. ``profile`` is
+the envelope itself for a plume whose gas thins out steadily (flatness 0, the density at the box
+edge is ``box_threshold`` of the source's); a flatter plume (flatness up to 1) is about as
+faint all over its box and falls off faster outside it, like the wide, uniformly faint plumes
+of real footage, whose visible extent is the whole box and not a bright core near the source.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 from iodvideo.data.synth.noise import periodic_noise, smooth_series
 
 SOURCE_KINDS = ("valve", "flange", "pipe", "chimney", "cylinder")
+LOG_FLOOR = -60.0  # envelopes are floored at exp(LOG_FLOOR) (~1e-26): invisible, not denormal
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class PlumeParams:
     turbulence: float  # relative density modulation at the source
     fill: float  # mean density level under the turbulence (< 1: puffs with gaps)
     kind: str
+    flatness: float = 0.0  # 0: density follows the envelope; 1: flat inside the box
 
 
 def draw_plume_params(
@@ -137,8 +143,9 @@ class PlumeField:
         sigma = np.float32(p.source_radius) + np.float32(p.spread) * ahead
         decay = np.float32(math.log(self.threshold) / float(self._length[t]))
         behind = np.minimum(along, 0.0) / np.float32(p.source_radius)
-        env = np.exp(decay * ahead - 0.5 * (across / sigma) ** 2 - 0.5 * behind * behind)
-        return env.astype(np.float32)
+        log_env = decay * ahead - 0.5 * (across / sigma) ** 2 - 0.5 * behind * behind
+        # floored at exp(-60): no denormal floats downstream (they are slow to compute with)
+        return np.exp(np.maximum(log_env, np.float32(LOG_FLOOR))).astype(np.float32)
 
     def density(self, t: int, envelope: np.ndarray) -> np.ndarray:
         """Gas density at frame ``t`` on the coarse grid (about 0..2, 1 = source mean)."""
@@ -147,7 +154,21 @@ class PlumeField:
         distance = np.clip(along / np.float32(self._length[t]), 0.0, 1.5)
         gain = np.float32(p.turbulence) * (0.6 + 0.6 * distance)
         modulation = np.clip(p.fill + gain * self._turbulence.sample(t), 0.0, 2.0)
-        return (np.float32(self._strength[t]) * envelope * modulation).astype(np.float32)
+        shaped = profile(envelope, self.threshold, p.flatness)
+        return (np.float32(self._strength[t]) * shaped * modulation).astype(np.float32)
+
+
+def profile(envelope: np.ndarray, threshold: float, flatness: float) -> np.ndarray:
+    """Gas amount for an envelope value: ``e^(1-f)`` inside the box (``e > threshold``),
+    continued by ``threshold^(1-f) (e / threshold)^(1+2f)`` outside, divided by ``1 + 0.9 f``
+    (the same amount of gas in the box as ``f = 0``, spread more evenly); ``f = 0`` is ``e``."""
+    if flatness <= 0.0:
+        return envelope
+    log_env = np.log(np.maximum(envelope, np.float32(math.exp(LOG_FLOOR))))
+    below = np.minimum(log_env - np.float32(math.log(threshold)), 0.0)
+    shaped = np.float32(1.0 - flatness) * log_env + np.float32(3.0 * flatness) * below
+    shaped -= np.float32(math.log1p(0.9 * flatness))
+    return np.exp(np.maximum(shaped, np.float32(LOG_FLOOR))).astype(np.float32)
 
 
 class Turbulence:

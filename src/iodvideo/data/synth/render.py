@@ -1,136 +1,50 @@
-"""Render one video: scene + plume in world coordinates, camera, sensor, overlay -> frames.
+"""Render one video: scene + plume in world coordinates, camera, sensor, display -> frames.
 
 The pipeline per frame is the physical one: the plume changes the apparent temperature of
-the (possibly moving) scene behind it, the camera samples the world, the sensor adds its
-noise, fixed pattern and drift, and the on-screen display burns in text. Frames are pushed
-to a ``sink(frame_number, grey_uint8)`` so the same renderer feeds the PNG writer, the video
-writer and the statistics without keeping a whole video in memory.
+the (possibly moving) scene behind it, the camera samples the world (and may shake), the
+sensor adds vignetting, its noise, fixed pattern, drift and automatic gain, and the video path
+applies polarity, letterbox bars, burnt-in text and compression (``effects``). Over the
+user's footage (``backgrounds``) the scene is a frame of that footage and, unless
+``backgrounds_effects``, nothing but the gas is added: ``frame = clip(rint(footage + gas))``.
+Frames are pushed to a ``sink(frame_number, grey_uint8)`` so the same renderer feeds the PNG
+writer, the video writer and the statistics without keeping a whole video in memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from iodvideo.data.synth.background import render_background
 from iodvideo.data.synth.boxes import annotate
-from iodvideo.data.synth.camera import (
-    CameraPath,
-    dynamic_path,
-    static_path,
-    world_margin,
-)
+from iodvideo.data.synth.camera import CameraPath
 from iodvideo.data.synth.config import SynthConfig
-from iodvideo.data.synth.distractors import Distractor, draw_distractors
 from iodvideo.data.synth.fitted import BoxFittedPlume
 from iodvideo.data.synth.layout import VideoPlan
-from iodvideo.data.synth.plume import PlumeField, draw_plume_params, envelope_box
-from iodvideo.data.synth.sensor import Sensor, TextOverlay, make_sensor, make_text_overlay
+from iodvideo.data.synth.plume import PlumeField, envelope_box
+from iodvideo.data.synth.video import (  # noqa: F401  (re-exported for callers)
+    VideoLook,
+    VideoModel,
+    build_video,
+    draw_look,
+    plume_factor,
+)
 
 FrameSink = Callable[[int, np.ndarray], None]
+GasSink = Callable[[int, np.ndarray], None]
 
 
-@dataclass(frozen=True)
-class VideoLook:
-    """The per-video draws from the config's ranges (kept for statistics and debugging)."""
+def render_video(
+    plan: VideoPlan, config: SynthConfig, sink: FrameSink, gas_sink: GasSink | None = None
+) -> np.ndarray:
+    """Render ``plan`` frame by frame into ``sink``; return its float32 ``(nframes, 5)`` tube.
 
-    contrast: float  # signed: < 0 absorbing (darker), > 0 emitting (brighter)
-    noise_sigma: float
-    background_mean: float
-    texture_sigma: float
-
-
-def draw_look(rng: np.random.Generator, plan: VideoPlan, config: SynthConfig) -> VideoLook:
-    contrast_range = config.clear_contrast if plan.clear else config.vague_contrast
-    sign = -1.0 if rng.random() < 0.5 else 1.0
-    return VideoLook(
-        contrast=sign * rng.uniform(*contrast_range),
-        noise_sigma=rng.uniform(*config.noise_sigma),
-        background_mean=rng.uniform(*config.background_mean),
-        texture_sigma=rng.uniform(*config.texture_sigma),
-    )
-
-
-def plume_factor(plan: VideoPlan) -> int:
-    """Coarse-grid factor of the plume field: half resolution unless the image is tiny."""
-    return 2 if min(plan.height, plan.width) >= 96 else 1
-
-
-@dataclass
-class VideoModel:
-    """Everything one video is made of, drawn from its own random streams."""
-
-    look: VideoLook
-    background: np.ndarray
-    world_shape: tuple[int, int]
-    camera: CameraPath
-    factor: int
-    plume: PlumeField | BoxFittedPlume
-    sensor: Sensor
-    distractors: list[Distractor]
-    overlay: TextOverlay | None
-    rng_noise: np.random.Generator
-    rng_annotator: np.random.Generator
-
-
-def build_video(plan: VideoPlan, config: SynthConfig, pixels: bool = True) -> VideoModel:
-    """Draw the scene, camera, plume, sensor and distractors of ``plan``.
-
-    ``pixels=False`` skips the background image (the only costly part) for callers that
-    want the boxes alone; every random draw is the same either way.
+    ``gas_sink(frame_number, gas)``, if given, receives the grey levels the plume adds to each
+    frame before the camera shake and the sensor (float32, frame pixels; for tests and
+    pictures).
     """
-    streams = np.random.SeedSequence(list(plan.entropy)).spawn(8)
-    rng_look, rng_bg, rng_plume, rng_cam, rng_sensor, rng_noise, rng_extra, rng_annot = (
-        np.random.default_rng(s) for s in streams
-    )
-    h, w, n = plan.height, plan.width, plan.nframes
-    look = draw_look(rng_look, plan, config)
-    margin = world_margin(w, config.camera_shift, plan.dynamic)
-    world_shape = (h + 2 * margin, w + 2 * margin)
-    background = (
-        render_background(rng_bg, plan.scene, world_shape, look.background_mean,
-                          look.texture_sigma)
-        if pixels else np.zeros((1, 1), dtype=np.float32)
-    )
-    camera: CameraPath = (
-        dynamic_path(rng_cam, n, h, w, margin, config.camera_shift, config.camera_speed)
-        if plan.dynamic and margin > 0 else static_path(n)
-    )
-    factor = plume_factor(plan)
-    if plan.target_boxes is None:
-        params = draw_plume_params(
-            rng_plume, h, w, margin, config.plume_length_median, config.plume_length_range,
-            config.flow_speed,
-        )
-        plume: PlumeField | BoxFittedPlume = PlumeField(
-            rng_plume, params, world_shape, factor, n, config.box_threshold
-        )
-    else:
-        plume = BoxFittedPlume(
-            rng_plume, plan.target_boxes, camera, world_shape, factor, config.box_threshold,
-            config.flow_speed,
-        )
-    sensor = make_sensor(
-        rng_sensor, (h, w), n, look.noise_sigma, config.fixed_pattern_sigma, config.gain_drift
-    )
-    distractors = draw_distractors(
-        rng_extra, plan.scene, world_shape, w, look.background_mean, look.texture_sigma,
-        config.distractors,
-    )
-    overlay = (
-        make_text_overlay(rng_extra, (h, w), config.fps)
-        if h >= 96 and rng_extra.random() < config.text_overlay else None
-    )
-    return VideoModel(look, background, world_shape, camera, factor, plume, sensor,
-                      distractors, overlay, rng_noise, rng_annot)
-
-
-def render_video(plan: VideoPlan, config: SynthConfig, sink: FrameSink) -> np.ndarray:
-    """Render ``plan`` frame by frame into ``sink``; return its float32 ``(nframes, 5)`` tube."""
-    return _run(plan, config, sink)
+    return _run(plan, config, sink, gas_sink)
 
 
 def video_tube(plan: VideoPlan, config: SynthConfig) -> np.ndarray:
@@ -138,38 +52,21 @@ def video_tube(plan: VideoPlan, config: SynthConfig) -> np.ndarray:
     return _run(plan, config, None)
 
 
-def _run(plan: VideoPlan, config: SynthConfig, sink: FrameSink | None) -> np.ndarray:
+def _run(
+    plan: VideoPlan, config: SynthConfig, sink: FrameSink | None, gas_sink: GasSink | None = None
+) -> np.ndarray:
     model = build_video(plan, config, pixels=sink is not None)
     h, w, n = plan.height, plan.width, plan.nframes
-    camera, plume, factor, world_shape = model.camera, model.plume, model.factor, model.world_shape
-    gh, gw = plume.grid_shape
-    contrast = np.float32(model.look.contrast)
+    camera, plume, factor = model.camera, model.plume, model.factor
     raw_boxes = np.zeros((n, 4))
     last_box = None
     for t in range(n):
         envelope = plume.envelope(t)
         if sink is not None:
-            world = model.background.copy() if model.distractors else model.background
-            for thing in model.distractors:
-                thing.draw(world, t)
-            density = plume.density(t, envelope)
-            if camera.is_static or camera.is_translation:
-                # plume and scene cropped to the view before upsampling: less work
-                frame_view = camera.crop(world, t, h, w) if not camera.is_static else world
-                gas = _gas_in_view(density, camera, t, factor, h, w)
-                scene = frame_view + contrast * gas
-            else:
-                gas = cv2.resize(density, (gw * factor, gh * factor),
-                                 interpolation=cv2.INTER_LINEAR)
-                scene = world + contrast * gas[: world_shape[0], : world_shape[1]]
-                scene = cv2.warpAffine(
-                    scene, camera.matrix(t), (w, h),
-                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT,
-                )
-            frame = model.sensor.apply(scene, t, model.rng_noise)
-            if model.overlay is not None:
-                model.overlay.draw(frame, t)
-            sink(t + 1, frame)
+            scene, gas = _scene(model, t, envelope, h, w, gas_sink is not None)
+            if gas_sink is not None and gas is not None:
+                gas_sink(t + 1, gas)
+            sink(t + 1, _frame(model, scene, t))
         box = envelope_box(envelope, config.box_threshold, factor)
         if box is None:  # plume momentarily below threshold: keep the annotation where it was
             box = last_box if last_box is not None else _source_box(plume)
@@ -178,7 +75,51 @@ def _run(plan: VideoPlan, config: SynthConfig, sink: FrameSink | None) -> np.nda
         raw_boxes[t] = (xs[0], ys[0], xs[1], ys[1])
     if plan.target_boxes is not None:
         return np.ascontiguousarray(plan.target_boxes, dtype=np.float32)
+    raw_boxes = model.effects.map_boxes(raw_boxes, h, w)
     return annotate(raw_boxes, model.rng_annotator, h, w, config.box_smoothing)
+
+
+def _scene(
+    model: VideoModel, t: int, envelope: np.ndarray, h: int, w: int, want_gas: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frame ``t`` before the sensor (float32 grey levels) and the gas's share of it (for a
+    resampling camera only if ``want_gas``)."""
+    camera, plume, factor = model.camera, model.plume, model.factor
+    contrast = np.float32(model.look.contrast)
+    density = plume.density(t, envelope)
+    if model.footage is not None:  # the user's footage: a static camera by construction
+        gas = contrast * _gas_in_view(density, camera, t, factor, h, w)
+        return model.footage[t].astype(np.float32) + gas, gas
+    assert model.background is not None
+    world = model.background.copy() if model.distractors else model.background
+    for thing in model.distractors:
+        thing.draw(world, t)
+    if camera.is_static or camera.is_translation:
+        # plume and scene cropped to the view before upsampling: less work
+        frame_view = camera.crop(world, t, h, w) if not camera.is_static else world
+        gas = contrast * _gas_in_view(density, camera, t, factor, h, w)
+        return frame_view + gas, gas
+    gh, gw = plume.grid_shape
+    world_h, world_w = model.world_shape
+    big = cv2.resize(density, (gw * factor, gh * factor), interpolation=cv2.INTER_LINEAR)
+    gas_world = contrast * big[:world_h, :world_w]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    scene = cv2.warpAffine(world + gas_world, camera.matrix(t), (w, h), flags=flags,
+                           borderMode=cv2.BORDER_REFLECT)
+    gas = cv2.warpAffine(gas_world, camera.matrix(t), (w, h), flags=flags,
+                         borderMode=cv2.BORDER_REFLECT) if want_gas else None
+    return scene, gas
+
+
+def _frame(model: VideoModel, scene: np.ndarray, t: int) -> np.ndarray:
+    """The uint8 frame the camera records of ``scene``."""
+    if model.composite_only:
+        return np.clip(np.rint(scene), 0, 255).astype(np.uint8)
+    effects = model.effects
+    if effects.shake is not None:
+        scene = effects.shake.apply(scene, t)
+    frame = model.sensor.apply(scene, t, model.rng_noise)
+    return effects.display.apply(frame, t)
 
 
 def _gas_in_view(

@@ -11,8 +11,8 @@ state), :mod:`.publisher` (the monitor's side), :mod:`.app` (Starlette routes),
 from iodvideo.inference.serve.app import AppSettings, create_app
 from iodvideo.inference.serve.hub import FrameView, Hub
 from iodvideo.inference.serve.options import ServeOptions
-from iodvideo.inference.serve.publisher import HubPublisher, paced
-from iodvideo.inference.serve.server import ServerThread
+from iodvideo.inference.serve.publisher import HubPublisher, follow_calibration, paced
+from iodvideo.inference.serve.server import ServerThread, linger
 
 __all__ = ["AppSettings", "FrameView", "Hub", "HubPublisher", "ServeOptions", "ServerThread",
-           "create_app", "paced"]
+           "create_app", "follow_calibration", "linger", "paced"]

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-# what changed: a new frame, a new event, or the run's state (starting/running/ended/failed)
+# what changed: a new frame, a new event, or the run's state (starting/calibrating/running/
+# ended/failed)
 FRAME, EVENT, STATE = "frame", "event", "state"
 Listener = Callable[[str], None]
 
@@ -78,6 +79,7 @@ class Hub:
         self._lag_frames = 0
         self._state = "starting"
         self._detail: dict[str, Any] = {}
+        self._calibration: dict[str, Any] | None = None
         self._started = utc_now()
         self._ended: str | None = None
 
@@ -140,9 +142,18 @@ class Hub:
         self._tell(listeners, EVENT)
         return stored
 
+    def set_calibration(self, calibration: dict[str, Any]) -> None:
+        """Progress of the test-time calibration (``adapt.*``): shown as ``calibration`` in
+        the status. No listener is woken (the page polls the status); the state change to
+        ``calibrating`` and back to ``running`` goes through :meth:`set_state`."""
+        with self._lock:
+            self._calibration = dict(calibration)
+
     def set_state(self, state: str, **detail: Any) -> None:
-        """``running`` while frames come, then ``ended`` (source exhausted or stopped) or
-        ``failed`` (the detector raised); ``detail`` (e.g. a summary) is shown in the status."""
+        """``calibrating`` while BatchNorm statistics are re-estimated on the first frames
+        (``adapt.*``), ``running`` while frames come, then ``ended`` (source exhausted or
+        stopped) or ``failed`` (the detector raised); ``detail`` (e.g. a summary) is shown in
+        the status."""
         with self._lock:
             self._state = state
             self._detail = detail
@@ -236,4 +247,6 @@ class Hub:
             }
             if self._detail:
                 status["detail"] = dict(self._detail)
+            if self._calibration is not None:
+                status["calibration"] = dict(self._calibration)
         return status

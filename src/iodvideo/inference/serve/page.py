@@ -20,6 +20,7 @@ h1{font-size:1.1em;margin:0;font-weight:600}
 #banner.idle{background:#4a4f57}
 #banner.ok{background:#1f7a3a}
 #banner.alarm{background:#c0392b}
+#banner.calib{background:#2c5d8a}
 main{display:grid;grid-template-columns:minmax(320px,3fr) minmax(300px,2fr);gap:1em;padding:1em}
 .panel{background:#1d2126;border-radius:6px;padding:.6em}
 .views{display:flex;gap:.5em;flex-wrap:wrap}
@@ -34,6 +35,7 @@ th{color:#9aa3ad;font-weight:500}
 tr.alarm td:nth-child(2){color:#ff6b5b;font-weight:700}
 tr.cleared td:nth-child(2){color:#5fd38a}
 tr.gap td:nth-child(2){color:#f0c040}
+tr.calibrated td:nth-child(2){color:#7fb2e5}
 td img{height:56px;image-rendering:pixelated;display:block}
 #log{max-height:70vh;overflow:auto}
 label{cursor:pointer;user-select:none}
@@ -64,6 +66,9 @@ function setBanner(status) {
   if (status.alarm) {
     kind = "alarm";
     words = "GAS ALARM" + (alarmed.length ? " \\u00b7 track " + alarmed.join(", ") : "");
+  } else if (status.state === "calibrating") {
+    kind = "calib";
+    words = (status.calibration || {}).message || "calibrating";
   } else if (status.frame === null || status.state === "starting") {
     kind = "idle";
     words = "waiting for frames";
@@ -96,6 +101,7 @@ function show(status) {
   put("latency", status.latency_ms === null ? null : round(status.latency_ms, 0) + " ms");
   put("lag", status.lag_frames);
   put("viewers", status.viewers);
+  put("calibration", (status.calibration || {}).message);
   showTracks(status.tracks);
   $("conn").textContent = "";
 }
@@ -135,7 +141,7 @@ function addEvent(event) {
 }
 function start() {  // after "load": an endless stream would keep the page loading forever
   const feed = new EventSource(api("/api/events/stream", {after: 0}));
-  for (const kind of ["alarm", "cleared", "gap"]) {
+  for (const kind of ["alarm", "cleared", "gap", "calibrated"]) {
     feed.addEventListener(kind, (message) => {
       addEvent(JSON.parse(message.data));
       refresh();
@@ -170,6 +176,7 @@ BODY = """
 <dt>state</dt><dd id="state">\u2013</dd><dt>frame</dt><dd id="frame">\u2013</dd>
 <dt>detector fps</dt><dd id="fps">\u2013</dd><dt>latency</dt><dd id="latency">\u2013</dd>
 <dt>lag (frames)</dt><dd id="lag">\u2013</dd><dt>viewers</dt><dd id="viewers">\u2013</dd>
+<dt>calibration</dt><dd id="calibration">\u2013</dd>
 </dl>
 <h2>current tracks</h2>
 <table><thead><tr><th>track</th><th>state</th><th>peak</th><th>box</th><th>since</th></tr>

@@ -4,18 +4,49 @@
 frames go to the hub's latest-frame slot, events to its history, and an ``alarm`` event
 carries a thumbnail of the frame that raised it (encoded here, once per alarm: alarms are
 rare, and the picture must be of that frame, not of whatever is latest when someone looks).
+:func:`follow_calibration` shows a test-time calibration's progress (``adapt.*``) in the
+hub's state and status.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from iodvideo.inference.serve.hub import FrameView, Hub
 from iodvideo.inference.serve.imaging import thumbnail
 
 T = TypeVar("T")
+
+
+class Calibration(Protocol):
+    """What :func:`follow_calibration` needs of :class:`iodvideo.inference.adapt.StreamAdapter`."""
+
+    on_progress: Callable[[Any], None] | None
+
+    @property
+    def done(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def follow_calibration(hub: Hub, calibration: Calibration | None) -> None:
+    """Set the hub's state to ``running``, or to ``calibrating`` with the calibration's
+    progress as the status's ``calibration`` (``calibrating (i/N frames)``) until it is done,
+    then ``running``: the adapter reports after every frame."""
+    if calibration is None:
+        hub.set_state("running")
+        return
+
+    def progress(adapter: Calibration) -> None:
+        hub.set_calibration(adapter.status())
+        if adapter.done:
+            hub.set_state("running")
+
+    calibration.on_progress = progress
+    hub.set_calibration(calibration.status())
+    hub.set_state("calibrating")
 
 
 class HubPublisher:

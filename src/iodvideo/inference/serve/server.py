@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -111,3 +112,22 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def linger(seconds: float | None, stop: threading.Event | None) -> None:
+    """Keep serving the final state for ``seconds`` (None: until Ctrl-C or ``stop``)."""
+    if seconds is not None and seconds <= 0:
+        return
+    print("source ended; serving the final state " + (
+        "until Ctrl-C" if seconds is None else f"for {seconds:g} s (Ctrl-C ends it sooner)"),
+        file=sys.stderr, flush=True)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    stop = stop or threading.Event()
+    try:
+        while not stop.is_set():
+            left = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if left <= 0:
+                break
+            stop.wait(left)
+    except KeyboardInterrupt:
+        pass

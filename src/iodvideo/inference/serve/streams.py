@@ -236,9 +236,9 @@ def sse_message(data: Any, event: str | None = None, event_id: int | None = None
 async def event_stream(live: Live, after: int, decorate: Any = None, batch: int = 100
                        ) -> AsyncIterator[str]:
     """Server-Sent Events: every event with an id above ``after`` (named ``alarm``,
-    ``cleared``, ``gap``; ``id:`` set, so a reconnecting client resumes with Last-Event-ID),
-    a ``state`` event with the status whenever the run's state changes, and a comment every
-    ``keepalive`` seconds of silence."""
+    ``cleared``, ``gap``, ``calibrated``; ``id:`` set, so a reconnecting client resumes with
+    Last-Event-ID), a ``state`` event with the status whenever the run's state changes, and a
+    comment every ``keepalive`` seconds of silence."""
     yield "retry: 2000\n\n"
     state = None
     while not live.closing:
