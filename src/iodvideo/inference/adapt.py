@@ -100,8 +100,9 @@ def _integer(value: Any, name: str, low: int, default: int) -> int:
 
 @dataclass
 class AdaptResult:
-    """What an adaptation used: frames read, clips forwarded, BatchNorm layers re-estimated,
-    the prior weight and the seconds it took."""
+    """What an adaptation used: frames read (:func:`adapt_batchnorm`: the clips' frames,
+    overlaps counted), clips forwarded, BatchNorm layers re-estimated, the prior weight and
+    the seconds it took."""
 
     frames: int
     clips: int
@@ -180,8 +181,8 @@ def adapt_batchnorm(detector: nn.Module, clips: Iterable[torch.Tensor],
 
     ``clips``: preprocessed clips as the runner makes them, ``(T, 3, S, S)`` (one forward
     each) or ``(B, T, 3, S, S)``. The statistics become the plain average over the forwards
-    (then mixed with ``prior`` × the old ones); weights, other buffers and every layer's
-    mode are untouched, and ``detector`` is in eval mode afterwards. No clip, a clip of the
+    (then mixed with ``prior`` × the old ones); weights and other buffers are untouched, and
+    ``detector`` is in eval mode afterwards. No clip, a clip of the
     wrong shape or a detector without BatchNorm is a :class:`ConfigError` (statistics left as
     they were).
     """
