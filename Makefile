@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch and torchvision are pinned together and installed in the same pip command as the
-# package, so no other dependency can pull a different torch build (see README).
+# package, so no other dependency can pull a different torch build (see docs/getting-started.md).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 # W&B stays offline unless a user says otherwise; the Hugging Face hub is offline only for the
 # tests (and CI): `make train` may fetch ImageNet weights for a user who asks for them.
@@ -40,12 +40,12 @@ test:
 test-fast:
 	$(OFFLINE) $(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
-# Speed and memory figures (README "Results"); not part of the tests.
+# Speed and memory figures (docs/results.md); not part of the tests.
 bench:
 	for script in scripts/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint:
-	$(BIN)/ruff check src tests setup.py notebooks
+	$(BIN)/ruff check src tests setup.py notebooks scripts
 
 clean-data:
-	rm -rf data/synth data/synth_smoke
+	rm -rf data/synth data/synth-*v-* data/synth_smoke

@@ -19,7 +19,6 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from iodvideo.bn_calibration import recalibrate_batchnorm
 from iodvideo.config import CONFIG_DIR
 from iodvideo.detections import (
     DecodeSettings,
@@ -29,6 +28,7 @@ from iodvideo.detections import (
 )
 from iodvideo.evaluation import frame_ap_at
 from iodvideo.hardware import bench_header
+from iodvideo.training.bn_calibration import recalibrate_batchnorm
 
 DEFAULTS = ["data.root=/tmp/overfit_synth", "data.synth.num_videos=6", "data.augment=null",
             "data.online=null", "data.num_workers=0", "data.input_size=96", "backbone=resnet"]

@@ -4,13 +4,18 @@ Every ``import`` / ``from ... import`` counts, at module level or inside a funct
 ``TYPE_CHECKING`` blocks: a function-level import is still a dependency. The layers, lowest
 first, and what may import what:
 
-* utilities (errors, safe_pickle, hardware, allocator, config) < data < models < losses
-  < detections < checkpointing < evaluation / inference < training < CLIs;
+* utilities (errors, safe_pickle, hardware, allocator, config, tensor_ops, plotting) < data
+  < models < losses < detections < original_checkpoint < checkpointing
+  < evaluation / inference < training < CLIs;
+* ``detections`` (decoding, linking: what inference runs) imports nothing from ``losses``
+  (training objectives) although it sits above them: the tensor helper both need
+  (``tensor_ops.gather_at``) is a utility;
 * ``checkpointing`` (checkpoint file → detector + decoder settings) sits just above
-  ``detections``: inference (``ClipRunner.from_checkpoint``) and every CLI load through it,
-  and the Lightning module takes its ``CONFIG_KEY`` from it;
+  ``detections`` and ``original_checkpoint``: inference (``ClipRunner.from_checkpoint``) and
+  every CLI load through it, and the Lightning module takes its ``CONFIG_KEY`` from it;
 * evaluation and inference share a layer and never import each other;
-* training modules (lightning_module, schedules, bn_calibration, callbacks) sit above both;
+* the ``training`` package (Lightning module, schedules, callbacks, BatchNorm calibration,
+  ``init_from``) is one unit above both;
 * CLIs import downward only: no library module and no other CLI imports a CLI.
 
 A module may import anything of a lower layer and, except where forbidden above, of its own
@@ -31,7 +36,8 @@ PACKAGE = "iodvideo"
 MAX_LINES = 400
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "safe_pickle", "hardware", "allocator", "config"),  # "" = iodvideo/__init__
+    # "" = iodvideo/__init__
+    ("", "errors", "safe_pickle", "hardware", "allocator", "config", "tensor_ops", "plotting"),
     ("data",),
     ("models",),
     ("losses",),
@@ -39,12 +45,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("original_checkpoint",),
     ("checkpointing",),
     ("evaluation", "inference"),
-    ("lightning_module", "schedules", "bn_calibration", "callbacks", "init_from"),
+    ("training",),
     ("train", "eval", "predict", "monitor", "export", "synth", "convert_checkpoint",
      "diagnose"),
 )
 CLIS = frozenset(LAYERS[-1])
-APART = frozenset({frozenset({"evaluation", "inference"})})  # same layer, never each other
+# never import each other, whatever their layers: evaluation and inference share one, and the
+# decoder (detections, below inference) must not pull in the training objectives (losses)
+APART = frozenset({frozenset({"evaluation", "inference"}), frozenset({"detections", "losses"})})
 
 Graph = dict[str, set[str]]
 
@@ -191,6 +199,14 @@ def test_imports_go_down_the_layers_only(graph: Graph) -> None:
     assert violations(graph) == []
 
 
+def test_detections_import_nothing_of_losses_or_training(graph: Graph) -> None:
+    """Inference decodes through ``detections``; it must not need the training code."""
+    wrong = {m: sorted(t for t in targets if unit_of(t) in {"losses", "training"})
+             for m, targets in graph.items() if unit_of(m) == "detections"}
+    assert {m: t for m, t in wrong.items() if t} == {}
+    assert "iodvideo.tensor_ops" in graph["iodvideo.detections.decode"]
+
+
 def test_no_import_cycles_between_modules_or_units(graph: Graph) -> None:
     assert cycles(graph) == []
     assert cycles(unit_graph(graph)) == []
@@ -210,9 +226,11 @@ def test_the_checker_finds_what_it_forbids() -> None:
         "iodvideo.inference.i": {"iodvideo.evaluation.e"},  # kept apart
         "iodvideo.evaluation.e": {"iodvideo.eval"},  # into a CLI
         "iodvideo.eval": set(),
+        "iodvideo.detections.decode": {"iodvideo.losses.regression"},  # downward, kept apart
     }
     found = violations(toy)
-    assert len(found) == 3 and "higher" in found[0]
+    assert len(found) == 4 and "higher" in found[0]
+    assert "iodvideo.detections.decode imports iodvideo.losses.regression" in found[1]
     assert any("must not meet" in v for v in found) and any("CLI" in v for v in found)
     assert cycles(toy) == [["iodvideo.data.a", "iodvideo.models.m"]]
     assert cycles(unit_graph(toy)) == [["data", "models"]]

@@ -144,7 +144,7 @@ def test_paper_concat_is_the_frame_level_baseline_on_the_paper_schedule():
 def test_cpu_default_is_motion_input_with_a_cosine_over_the_time_cap():
     cfg = _compose()
     assert cfg.model.motion_input is True
-    assert cfg.scheduler._target_ == "iodvideo.schedules.WarmupCosineLR"
+    assert cfg.scheduler._target_ == "iodvideo.training.schedules.WarmupCosineLR"
     assert cfg.scheduler.time_budget == cfg.trainer.max_time  # anneals within the cap
     _importable(cfg.scheduler._target_)
 

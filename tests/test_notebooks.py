@@ -1,10 +1,12 @@
-"""The notebooks in notebooks/ run headless with tiny inputs, and are committed without outputs.
+"""The notebooks in notebooks/ run headless with tiny inputs; their source is text.
 
-Each notebook is executed by nbclient in this environment's ``python3`` kernel (ipykernel in
-.venv), with ``IODVIDEO_NOTEBOOK_TINY=1`` and a temporary working directory, so nothing is
-written into the repository. 01_synthiod runs twice: with the real data in ../shared (when
-present) and with the shared folder pointed somewhere empty, where it must say the real data
-is absent and still finish.
+Each notebook's committed source is a jupytext percent-format ``.py`` file (notebooks/README.md),
+read here with jupytext into a notebook and executed by nbclient in this environment's
+``python3`` kernel (ipykernel in .venv), with ``IODVIDEO_NOTEBOOK_TINY=1`` and a temporary
+working directory, so nothing is written into the repository. 01_synthiod runs twice: with the
+real data in ../shared (when present) and with the shared folder pointed somewhere empty, where
+it must say the real data is absent and still finish. The charts need matplotlib (the plots
+extra, in dev).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat", reason="notebook tests need the dev extra")
 nbclient = pytest.importorskip("nbclient", reason="notebook tests need the dev extra")
+jupytext = pytest.importorskip("jupytext", reason="notebook tests need the dev extra")
 pytest.importorskip("ipykernel", reason="notebook tests need the dev extra")
+pytest.importorskip("matplotlib", reason="the notebooks' charts need the plots extra")
 
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
-NAMES = ("01_synthiod.ipynb", "02_results.ipynb")
+NAMES = ("01_synthiod.py", "02_results.py")
 SHARED = REPO_ROOT.parent / "shared"
 CELL_TIMEOUT_S = 180
 
@@ -37,7 +41,7 @@ def execute(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, **env: st
     monkeypatch.delenv("IODVIDEO_CKPT", raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    notebook = read_source(name)
     client = nbclient.NotebookClient(
         notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}},
@@ -46,6 +50,17 @@ def execute(name: str, workdir: Path, monkeypatch: pytest.MonkeyPatch, **env: st
     client.execute()
     seconds = time.perf_counter() - began
     return notebook, summary_of(notebook), seconds
+
+
+def read_source(name: str):
+    """The notebook that ``notebooks/<name>`` (a percent-format .py) stands for."""
+    notebook = jupytext.read(NOTEBOOKS / name, fmt="py:percent")
+    nbformat.validate(notebook)
+    return notebook
+
+
+def cells_of(notebook) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in notebook.cells]
 
 
 def outputs(notebook) -> list:
@@ -87,22 +102,39 @@ def assert_clean_run(notebook, summary: dict) -> None:
 
 
 @pytest.mark.parametrize("notebook_name", NAMES)
-def test_committed_notebooks_carry_no_outputs(notebook_name):
-    notebook = nbformat.read(NOTEBOOKS / notebook_name, as_version=4)
-    nbformat.validate(notebook)
+def test_notebook_sources_are_paired_percent_scripts(notebook_name):
+    """The .py is a notebook in jupytext's canonical percent form, paired with an .ipynb:
+    what Jupyter saves back is the same text (the version line aside), so opening and saving
+    a notebook does not rewrite its source, and the .py is the notebook cell for cell."""
+    path = NOTEBOOKS / notebook_name
+    text = path.read_text()
+    notebook = read_source(notebook_name)
+    assert notebook.metadata["jupytext"]["formats"] == "ipynb,py:percent"
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+    def unversioned(source: str) -> str:
+        return "\n".join(line for line in source.splitlines()
+                         if not line.startswith("#       jupytext_version:"))
+
+    assert unversioned(jupytext.writes(notebook, fmt="py:percent")) == unversioned(text), (
+        f"{notebook_name} is not in jupytext's canonical form: "
+        f"jupytext --to py:percent --output {path} {path}")
+    # the paired .ipynb has the same cells: kind, source, tags
+    ipynb = nbformat.reads(jupytext.writes(notebook, fmt="ipynb"), as_version=4)
+    nbformat.validate(ipynb)
+    assert cells_of(ipynb) == cells_of(notebook) == cells_of(jupytext.read(path))
+    assert notebook.cells[0].cell_type == "markdown"
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert code
-    for cell in code:
-        assert cell.outputs == [], f"{notebook_name}: strip the outputs before committing"
-        assert cell.execution_count is None, f"{notebook_name}: execution counts left in"
     # the first code cell holds the parameters (tiny vs full size)
     assert "parameters" in code[0].metadata.get("tags", [])
     assert "TINY" in code[0].source
+    assert not (NOTEBOOKS / "build_notebooks.py").exists()
 
 
 def test_synthiod_notebook_with_the_real_data(tmp_path, monkeypatch):
     monkeypatch.delenv("IODVIDEO_ANNOTATIONS", raising=False)
-    notebook, summary, seconds = execute("01_synthiod.ipynb", tmp_path, monkeypatch,
+    notebook, summary, seconds = execute("01_synthiod.py", tmp_path, monkeypatch,
                                          IODVIDEO_SHARED=str(SHARED))
     assert_clean_run(notebook, summary)
     assert sorted(summary["synth_kinds_shown"]) == sorted(
@@ -125,7 +157,7 @@ def test_synthiod_notebook_with_the_real_data(tmp_path, monkeypatch):
 
 def test_synthiod_notebook_without_the_shared_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("IODVIDEO_ANNOTATIONS", raising=False)
-    notebook, summary, _ = execute("01_synthiod.ipynb", tmp_path, monkeypatch,
+    notebook, summary, _ = execute("01_synthiod.py", tmp_path, monkeypatch,
                                    IODVIDEO_SHARED=str(tmp_path / "no-shared"))
     assert_clean_run(notebook, summary)
     assert not summary["real_annotations"] and summary["real_clip_frames"] == 0
@@ -134,7 +166,7 @@ def test_synthiod_notebook_without_the_shared_folder(tmp_path, monkeypatch):
 
 
 def test_results_notebook(tmp_path, monkeypatch):
-    notebook, summary, seconds = execute("02_results.ipynb", tmp_path, monkeypatch)
+    notebook, summary, seconds = execute("02_results.py", tmp_path, monkeypatch)
     assert_clean_run(notebook, summary)
     runs = sorted((REPO_ROOT / "results" / "learning").glob("*_summary.json"))
     assert summary["result_rows"] == summary["summary_files"] == len(runs) > 0
@@ -144,6 +176,9 @@ def test_results_notebook(tmp_path, monkeypatch):
     assert all(points > 1 for points in summary["pr_points"].values())
     assert summary["predicted_frames"] == 12 and summary["shown_boxes"] > 0
     assert not summary["checkpoint"]
-    # learning curves, PR curves and the predictions
-    assert summary["figures"] == 3
+    # a chart per results/tables folder with clear/vague columns, learning curves, PR curves
+    # and the predictions
+    tables = sorted((REPO_ROOT / "results" / "tables").glob("*/results.csv"))
+    assert summary["tables"] == len(tables) and 0 < summary["table_charts"] <= len(tables)
+    assert summary["figures"] == summary["table_charts"] + 3
     assert seconds < 60, f"tiny 02_results took {seconds:.1f} s"

@@ -1,6 +1,7 @@
 """The four CLIs take the authors' original checkpoint files as they take ours: predict and
 export in a subprocess, monitor in process, and eval scoring a small IOD-Video-layout tree
-with the published figures of a released model beside ours (the README's commands)."""
+with the published figures of a released model beside ours (the commands of
+docs/original-checkpoints.md)."""
 
 from __future__ import annotations
 

@@ -10,11 +10,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from iodvideo.bn_calibration import recalibrate_batchnorm
 from iodvideo.config import CONFIG_DIR
 from iodvideo.detections import DecodeSettings, clips_to_frame_detections, decode_batch
 from iodvideo.evaluation import frame_ap_at
 from iodvideo.evaluation.torchmetric import covered_ground_truth
+from iodvideo.training.bn_calibration import recalibrate_batchnorm
 
 
 def fixed_batch_ap(cfg, steps: int) -> tuple[float, float, float]:

@@ -1,5 +1,6 @@
-"""README's "Train on your own videos": its five commands, as written, on a tiny CVAT-labelled
-fixture of two classes (gas, steam): convert, extract frames, train, evaluate, predict."""
+"""docs/own-data.md's "From labelled videos to a trained model": its five commands, as written, on
+a tiny CVAT-labelled fixture of two classes (gas, steam): convert, extract frames, train,
+evaluate, predict."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ LABELS = ("gas", "steam")
 SIZE, FRAMES = 64, 16
 GAS = (6, 8, 26, 30)
 STEAM = (36, 34, 58, 58)
-# the tiny-model overrides every test training run uses; the README's command is the rest
+# the tiny-model overrides every test training run uses; the docs' command is the rest
 TINY = ("data.clip_len=4", "data.input_size=64", "data.batch_size=2", "data.eval_batch_size=8",
         "data.num_workers=0", "model.neck.channels=32", "model.neck.out_channels=16",
         "model.heads.head_conv=32", "model.heads.wh_head_conv=16", "trainer.max_epochs=1",
@@ -70,7 +71,7 @@ def test_readme_own_data_commands_run_end_to_end_with_two_classes(tmp_path: Path
         _write_video_and_cvat(root / "Videos", ann, name, steam=i % 2 == 0)
     pkl = root / "TrueLeakedGas.pkl"
 
-    # 1. convert (the README's glob, expanded as the shell would)
+    # 1. convert (the docs' glob, expanded as the shell would)
     _ok(run_module("iodvideo.data.convert", "--from", "cvat",
                    *sorted(str(p) for p in ann.glob("*.xml")), "-o", str(pkl)))
     from iodvideo.data.annotations import load_annotations

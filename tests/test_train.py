@@ -7,11 +7,11 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from classes_support import LABELS, write_two_class_root
+from classes_support import LABELS, video_name, write_two_class_root
 from iodvideo.checkpointing import CONFIG_KEY, LABELS_KEY, load_detector
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError
-from iodvideo.train import set_num_classes, train
+from iodvideo.train import set_num_classes, train, validation_videos
 
 
 def _config(root: Path, out: Path, *overrides: str):
@@ -59,3 +59,20 @@ def test_a_two_class_run_trains_two_channels_and_stores_the_labels(root, tmp_pat
     with torch.no_grad():
         hm = detector(torch.randn(1, detector.frames_per_clip, 3, 64, 64))["hm"]
     assert hm.shape == (1, 2, 16, 16)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ((), "split 1 validation videos (1 held-out training videos)"),
+    ((f"data.videos.val=[{video_name(2)},{video_name(3)}]",),
+     "the 2 validation video(s) named by data.videos.val"),
+    ((f"data.videos.train=[{video_name(1)}]",),
+     "the 1 training video(s) named by data.videos.train (nothing held out)"),
+    (("data.val_fraction=0",), "split 1 test videos (1, data.val_fraction=0)"),
+])
+def test_the_final_line_says_which_videos_validation_ran_on(root, tmp_path, overrides,
+                                                             expected):
+    from hydra.utils import instantiate
+
+    data = instantiate(_config(root, tmp_path, *overrides).data)
+    data.prepare_data()
+    assert validation_videos(data) == expected

@@ -4,7 +4,8 @@ Rebuilds the detector from the checkpoint (any backbone: the training config tra
 it), reads the input once with decord (or the frame images), runs every clip (stride 1 by
 default; frames resized as in training, boxes mapped back to the original size), merges clips
 per frame exactly as evaluation does, links tubes (§9.3) and writes per-frame detections
-(CSV + JSON lines, one track id per linked tube; optionally COCO results JSON),
+(CSV + JSON lines, one track id per linked tube; optionally COCO results JSON: by default
+every box the evaluator scores, so pycocotools' COCOeval scores what ``gt=``'s frameAP scores),
 ``tracks.csv``, an annotated ``.mp4`` and a ``.gif`` preview with an optional
 frame-difference panel. With ``gt=<annotation pickle>`` it also prints this video's frameAP
 against all of the video's GT boxes. Videos shorter than K are padded by edge replication.
@@ -38,8 +39,10 @@ from iodvideo.inference.adapt import (
     restore_statistics,
     statistics_snapshot,
 )
+from iodvideo.inference.stream.coco import write_coco_results
 from iodvideo.inference.stream.offline import LinkConfig, VideoPrediction, predict_video
-from iodvideo.inference.stream.render import PreviewWriter, draw_detections
+from iodvideo.inference.stream.options import check_options
+from iodvideo.inference.stream.render import PreviewWriter, draw_detections, gif_stride
 from iodvideo.inference.stream.runner import ClipRunner
 from iodvideo.inference.stream.sources import (
     IMAGE_EXTS,
@@ -133,13 +136,14 @@ def _names(pred: VideoPrediction) -> list[str]:
 
 
 def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
-                 render: DictConfig) -> list[Path]:
-    """Second pass over the frames: annotated ``<video>.mp4`` and ``<video>.gif``."""
+                 render: DictConfig, progress: bool = False) -> list[Path]:
+    """Second pass over the frames: annotated ``<video>.mp4`` and ``<video>.gif`` (with a
+    progress bar of its own when ``progress``: decoding and encoding again takes a while)."""
     mp4 = out_dir / f"{pred.name}.mp4" if render.mp4 else None
     gif = out_dir / f"{pred.name}.gif" if render.gif else None
     if mp4 is None and gif is None:
         return []
-    every = max(1, -(-pred.num_frames // int(render.gif_max_frames)))
+    every = gif_stride(pred.num_frames, int(render.gif_max_frames))
     writer = PreviewWriter(mp4, gif, pred.fps, bool(render.side_panel), float(render.diff_gain),
                            every, int(render.gif_width), int(render.gif_max_frames))
     shown = pred.shown[:, 5] >= float(render.min_score)
@@ -147,14 +151,18 @@ def render_video(source: FrameSource, pred: VideoPrediction, out_dir: Path,
     names = _names(pred)
     classes = pred.labels_of_shown()[shown]
     frames = rows[:, 0].astype(np.int64)
+    bar, update = _progress(pred.num_frames, progress, f"{source.name} preview")
     try:
-        for number, frame in enumerate(source, start=1):
-            sel = frames == number
-            label = f"{pred.name}  frame {number}  t={_frame_time(number, pred.fps):.2f}s"
-            # class names on the boxes only when there is more than one class to tell apart
-            box_names = [names[c] for c in classes[sel]] if len(names) > 1 else None
-            writer.write(frame, draw_detections(frame, rows[sel, 1:5], rows[sel, 5].tolist(),
-                                                ids[sel].tolist(), label, names=box_names))
+        with bar:
+            for number, frame in enumerate(source, start=1):
+                sel = frames == number
+                label = f"{pred.name}  frame {number}  t={_frame_time(number, pred.fps):.2f}s"
+                # class names on the boxes only when there is more than one class to tell apart
+                box_names = [names[c] for c in classes[sel]] if len(names) > 1 else None
+                writer.write(frame, draw_detections(frame, rows[sel, 1:5],
+                                                    rows[sel, 5].tolist(), ids[sel].tolist(),
+                                                    label, names=box_names))
+                update(number)
     finally:
         writer.close()
     return [p for p in (mp4, gif) if p is not None]
@@ -218,34 +226,6 @@ def gt_metrics(annotations: Any, key: str, pred: VideoPrediction) -> dict[str, A
     return {"video": key, **metrics}
 
 
-def coco_results(pred: VideoPrediction, first_image_id: int = 1) -> list[dict[str, Any]]:
-    """The written detections (``detections.csv``'s rows) as COCO results: frame ``f`` is
-    image ``first_image_id + f - 1``, ``bbox`` is ``[x1, y1, x2 - x1, y2 - y1]`` and
-    ``category_id`` the class index + 1 (the conventions of ``convert --to coco``)."""
-    return [{"image_id": first_image_id + int(row[0]) - 1, "category_id": int(label) + 1,
-             "bbox": [round(float(v), 2) for v in (row[1], row[2], row[3] - row[1],
-                                                   row[4] - row[2])],
-             "score": round(float(row[5]), 6)}
-            for row, label in zip(pred.shown, pred.labels_of_shown(), strict=True)]
-
-
-def write_coco_results(out_dir: Path, pred: VideoPrediction,
-                       gt: tuple[Any, str] | None) -> str:
-    """``detections.coco.json``; image ids as ``python -m iodvideo.data.convert <gt> --to
-    coco`` numbers this video's frames when ``gt`` holds it, else the frame number (what that
-    export gives for a pickle of this video alone). Returns which numbering was used."""
-    first, numbering = 1, "frame number"
-    if gt is not None:
-        from iodvideo.data.formats.coco import coco_first_image_ids
-
-        annotations, key = gt
-        first = coco_first_image_ids(annotations)[key]
-        numbering = f"{annotations.path} --to coco, video {key}"
-    results = coco_results(pred, first)
-    (out_dir / "detections.coco.json").write_text(json.dumps(results))
-    return numbering
-
-
 def adapt_to_video(runner: ClipRunner, source: FrameSource, adapt: AdaptOptions,
                    checkpoint_stats: dict[str, Any]) -> dict[str, Any]:
     """Re-estimate the detector's BatchNorm statistics on the first frames of ``source``
@@ -286,19 +266,28 @@ def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path,
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     link = LinkConfig(**OmegaConf.to_container(cfg.link, resolve=True))
+    coco_boxes = str(cfg.get("coco_boxes", "scored")) if cfg.get("coco_results") else None
     bar, update = _progress(num_frames, bool(cfg.progress), source.name)
-    with bar:
-        pred = predict_video(
-            runner, source, int(cfg.stride), int(cfg.batch_size), int(cfg.keep_per_frame),
-            float(cfg.score_threshold), keep_all=bool(cfg.save_merged or cfg.gt),
-            link=link, progress=update,
-        )
+    try:
+        with bar:
+            pred = predict_video(
+                runner, source, int(cfg.stride), int(cfg.batch_size), int(cfg.keep_per_frame),
+                float(cfg.score_threshold),
+                keep_all=bool(cfg.save_merged or cfg.gt or coco_boxes == "scored"),
+                link=link, progress=update,
+            )
+    except ConfigError as err:  # "the source ended after ...", "frame N is WxH ..." name no file
+        if source.describe() not in str(err):
+            err.args = (f"{source.describe()}: {err}",)
+        raise
     write_detections(out_dir, pred)
     gt = gt_video(cfg, spec, pred) if cfg.gt else None
-    numbering = write_coco_results(out_dir, pred, gt) if cfg.get("coco_results") else None
+    numbering = (write_coco_results(out_dir, pred, gt, coco_boxes,
+                                    int(cfg.get("coco_max_per_frame", 100)))
+                 if coco_boxes is not None else None)
     if cfg.save_merged and pred.merged is not None:
         np.save(out_dir / "detections_merged.npy", pred.merged)
-    previews = render_video(source, pred, out_dir, cfg.render)
+    previews = render_video(source, pred, out_dir, cfg.render, bool(cfg.progress))
     summary: dict[str, Any] = {
         "input": spec, "video": pred.name, "frames": pred.num_frames,
         "height": pred.image_hw[0], "width": pred.image_hw[1], "fps": pred.fps,
@@ -311,6 +300,7 @@ def predict_one(cfg: DictConfig, runner: ClipRunner, spec: str, out_dir: Path,
     }
     if numbering is not None:
         summary["coco_image_ids"] = numbering
+        summary["coco_boxes"] = coco_boxes
     if calibration is not None:
         summary["adapt"] = calibration
     if gt is not None:
@@ -331,6 +321,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     for key in ("ckpt", "input"):
         if OmegaConf.is_missing(cfg, key) or cfg[key] in (None, ""):
             raise ConfigError(f"{key}=... is required (see --help)")
+    check_options(cfg)
     adapt = AdaptOptions.from_mapping(OmegaConf.to_container(cfg.adapt, resolve=True)
                                       if cfg.get("adapt") is not None else None)
     specs = expand_inputs(str(cfg.input))

@@ -28,8 +28,8 @@ from iodvideo.checkpointing import LABELS_KEY, SafeCheckpointIO
 from iodvideo.config import CONFIG_DIR
 from iodvideo.errors import ConfigError, exit_on_user_error
 from iodvideo.hardware import describe_machine, describe_memory_format, describe_precision
-from iodvideo.init_from import adopt_initial_model
-from iodvideo.lightning_module import IODLitModule, NonFiniteLossError, latest_checkpoint
+from iodvideo.training.init_from import adopt_initial_model
+from iodvideo.training.lightning_module import IODLitModule, NonFiniteLossError, latest_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,7 @@ def train(cfg: DictConfig) -> float | None:
         (log.info if planned else log.warning)(
             "%s was not computed (no validation ran)", cfg.optimized_metric)
     elif trainer.is_global_zero:
-        print(f"{cfg.optimized_metric} on split {datamodule.split} validation videos "
-              f"({len(datamodule.val_videos())} held-out training videos): {value:.2f}")
+        print(f"{cfg.optimized_metric} on {validation_videos(datamodule)}: {value:.2f}")
     if test and trainer.is_global_zero:
         print(test_summary(test, datamodule, tested))
     return value
@@ -119,6 +118,23 @@ def set_num_classes(cfg: DictConfig, datamodule: Any) -> None:
             f"model.heads.num_classes={wanted} but {datamodule.annotations_path} has {found} "
             f"class(es) {datamodule.labels}; set model.heads.num_classes=null to follow the data"
         )
+
+
+def validation_videos(datamodule: Any) -> str:
+    """What validation (and so checkpoint selection) ran on, in words: the seeded held-out
+    part of the split's training videos, the videos named by ``data.videos.val``, the named
+    training videos themselves, or the test videos (``data.val_fraction=0``)."""
+    count = len(datamodule.val_videos())
+    source = getattr(datamodule, "_validation_source", lambda: None)()
+    if source == "held":
+        return f"split {datamodule.split} validation videos ({count} held-out training videos)"
+    if source == "named":
+        return f"the {count} validation video(s) named by data.videos.val"
+    if source == "train":
+        return f"the {count} training video(s) named by data.videos.train (nothing held out)"
+    if source == "test":
+        return f"split {datamodule.split} test videos ({count}, data.val_fraction=0)"
+    return f"{count} validation video(s)"
 
 
 def test_selected(

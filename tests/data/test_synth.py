@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 TINY = dict(num_videos=4, min_frames=16, max_frames=16, height=64, width=64)
 # the realism effects of issue 30 (people at the leak, camera and video path) all off
 NO_EFFECTS = dict(workers=0.0, agc=0.0, vignetting=0.0, shake=0.0, compression=0.0,
-                  black_hot=0.0, letterbox=0.0)
+                  black_hot=0.0, letterbox=0.0, stems=0.0)
 _SAFE_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
@@ -333,10 +333,15 @@ def test_cli_stats_and_preview(tmp_path):
 
 
 def test_a_small_default_like_set_hides_the_gas_and_reveals_it_by_motion():
-    """Issue 4's saliency and motion goals on a small set with moving cameras and distractors."""
+    """Issue 4's saliency and motion goals on a small set with moving cameras and distractors.
+
+    48 short videos: medians over 24 vague and 24 clear ones. Over 6 of each (12 videos) the
+    vague CCR median moved by +-0.05 when a single video's plume changed (0.47 -> 0.52 when
+    one of them became a band plume), while over many videos it did not move (96 videos:
+    0.33 before bands and stems, 0.29 after)."""
     from iodvideo.data.synth.stats import CCR_GOAL, MOTION_GOAL, measure, summarise
 
-    config = SynthConfig(num_videos=12, min_frames=16, max_frames=16, clear_fraction=0.5)
+    config = SynthConfig(num_videos=48, min_frames=24, max_frames=24, clear_fraction=0.5)
     summary = summarise(measure(config))
     assert summary["dynamic-vague"]["videos"] >= 3
     for group in ("clear", "vague"):
@@ -349,7 +354,8 @@ def test_a_small_default_like_set_hides_the_gas_and_reveals_it_by_motion():
 
 
 def test_box_sizes_and_steps_match_iod_video():
-    """Width, height and per-frame centre step percentiles within 25 % of the real ones."""
+    """Width, height and per-frame centre step percentiles within 25 % of the real ones, and
+    the wide-box tail (boxes wider than 2, 2.5, 3 : 1) within 30/30/50 % of IOD-Video's."""
     from iodvideo.data.synth.stats import box_statistics, check_properties, sample_tubes
 
     tubes = sample_tubes(SynthConfig())
@@ -357,7 +363,7 @@ def test_box_sizes_and_steps_match_iod_video():
     for tube in tubes.values():  # annotation-like: whole pixels
         np.testing.assert_array_equal(tube, np.rint(tube))
     checks = check_properties({}, box_statistics(tubes, 240, 320))
-    assert len(checks) == 4
+    assert len(checks) == 5
     assert all(c.ok for c in checks), checks
 
 
@@ -382,3 +388,14 @@ def test_dynamic_cameras_drift_slowly_in_whole_pixels():
             steps = np.abs(np.diff(path.offset, axis=0))
             assert steps.max() <= 1.0 and steps.mean() < 0.4
         assert np.abs(path.offset - path.offset[0]).max() <= 2 * 0.06 * 320 + 1
+
+
+def test_the_smallest_frames_the_config_allows_render(tmp_path):
+    """SynthConfig accepts 16 px frames; the leak's hardware once got a 0 px line there."""
+    pkl = generate_synthiod(
+        tmp_path / "s", SynthConfig(num_videos=4, min_frames=4, max_frames=4, height=16, width=16)
+    )
+    annotations = strict_load(Path(pkl))
+    assert len(annotations["nframes"]) == 4
+    frames = sorted((tmp_path / "s" / "Frames").rglob("*.png"))
+    assert len(frames) == 16 and cv2.imread(str(frames[0])).shape[:2] == (16, 16)

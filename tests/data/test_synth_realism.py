@@ -14,14 +14,15 @@ from iodvideo.data.synth.stats import render_in_memory
 from iodvideo.data.synth.video import build_video
 
 EFFECTS_OFF = dict(sky=0.0, plume_source=0.0, workers=0.0, agc=0.0, vignetting=0.0, shake=0.0,
-                   compression=0.0, black_hot=0.0, letterbox=0.0)
+                   compression=0.0, black_hot=0.0, letterbox=0.0, stems=0.0)
 EFFECTS_ON = {name: 1.0 for name in EFFECTS_OFF}
 SMALL = dict(num_videos=6, min_frames=12, max_frames=12, height=96, width=128, seed=2)
 
 
 def test_every_effect_on_keeps_the_gas_hidden_and_revealed_by_motion():
     """Issue 4's goals with sky, source hardware, workers, AGC, vignetting, shake, compression,
-    black-hot and letterbox in every video (the defaults draw each for some videos only)."""
+    black-hot, letterbox and swaying warm stems in every video (the defaults draw each for some
+    videos only)."""
     from iodvideo.data.synth.stats import CCR_GOAL, MOTION_GOAL, measure, summarise
 
     config = SynthConfig(num_videos=12, min_frames=16, max_frames=16, clear_fraction=0.5,
@@ -129,7 +130,7 @@ def test_flat_plumes_spread_the_same_gas_more_evenly_inside_the_same_box():
 @pytest.mark.parametrize(
     "bad",
     [{"agc": 1.5}, {"letterbox": -0.1}, {"plume_flatness": [0.5, 1.5]}, {"warm_people": [3, 1]},
-     {"backgrounds_fit": "zoom"}, {"backgrounds_effects": "yes"}],
+     {"backgrounds_fit": "zoom"}, {"backgrounds_effects": "yes"}, {"stems": 1.5}],
 )
 def test_bad_realism_values_are_refused_clearly(bad):
     from iodvideo.errors import ConfigError

@@ -119,3 +119,68 @@ def test_synthiod_video_decodes_to_its_png_frames(tmp_path):
     frames = list(range(1, ann.nframes[video] + 1))
     decoded = VideoFileReader(root / "Videos").read(video, frames, ann.nframes[video])
     np.testing.assert_array_equal(decoded, FrameFolderReader(root / "Frames").read(video, frames))
+
+
+def mjpeg_avi(path, frames: int = 30, cut: float = 0.5):
+    """An MJPEG ``.avi`` of ``frames`` noise frames (OpenCV's writer), and a copy of it with
+    the last ``1 - cut`` of its bytes cut off (the header still announces ``frames``)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    short = path.with_name(f"short_{path.name}")
+    short.write_bytes(data[: int(len(data) * cut)])
+    return path, short
+
+
+def test_a_truncated_avi_is_reported_with_both_counts(tmp_path):
+    """decord indexes what is left of a truncated MJPEG .avi and stops there without a word;
+    the reader says which file, how many frames decode and how many the header announces
+    (once per file and process), and an annotation mismatch says the same."""
+    from iodvideo.data.readers import container_frame_count
+
+    (tmp_path / "TrueLeakedGas").mkdir()
+    full, short = mjpeg_avi(tmp_path / "TrueLeakedGas" / "clip.avi")
+    assert container_frame_count(full) == container_frame_count(short) == 30
+    reader = VideoFileReader(tmp_path)
+    with pytest.warns(UserWarning, match=r"short_clip\.avi: only (\d+) of the 30 frames"):
+        decoded = reader.num_frames("TrueLeakedGas/short_clip")
+    assert 0 < decoded < 30
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a complete file, or the same file again: silent
+        assert reader.num_frames("TrueLeakedGas/clip") == 30
+        assert reader.num_frames("TrueLeakedGas/short_clip") == decoded
+    # (decoding the damaged file's frames is decord's business: on the last, cut frame, and
+    # now and then on others, it fails, which read() reports as a FrameReadError naming it)
+    with pytest.raises(FrameReadError, match=rf"has {decoded} frames .*nframes=30 \(its "
+                                             r"container announces 30: a truncated file\?\)"):
+        reader.read("TrueLeakedGas/short_clip", [1], nframes=30)
+
+
+def test_complete_videos_announce_what_they_decode(root, tmp_path):
+    """No false alarm: converted .avi files, OpenCV mp4v .mp4 files and containers without
+    a stored count (None) are not reported."""
+    import warnings
+
+    from iodvideo.data.readers import container_frame_count
+
+    convert(root, "videos", show_progress=False)
+    reader = VideoFileReader(root / "Videos")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, n in NFRAMES.items():
+            assert reader.num_frames(name) == container_frame_count(reader.video_path(name)) == n
+    mp4 = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (32, 24))
+    for _ in range(7):
+        writer.write(np.zeros((24, 32, 3), np.uint8))
+    writer.release()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert VideoFileReader(tmp_path, "mp4").num_frames("clip") == 7
+    assert container_frame_count(mp4) == 7
+    assert container_frame_count(tmp_path / "clip.webm") is None

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from iodvideo.losses import CenterNetLoss, focal_loss, gather_at, reg_l1_loss
+from iodvideo.losses import CenterNetLoss, focal_loss, reg_l1_loss
 
 
 def test_focal_loss_hand_computed():
@@ -18,15 +18,6 @@ def test_focal_loss_without_positives_is_the_negative_sum():
     gt = torch.zeros(1, 1, 2, 2)
     pred = torch.full((1, 1, 2, 2), 0.5)
     assert focal_loss(pred, gt).item() == pytest.approx(-4 * math.log(0.5) * 0.25, rel=1e-6)
-
-
-def test_gather_at_key_and_per_channel_indices():
-    maps = torch.arange(2 * 4 * 3 * 3, dtype=torch.float32).reshape(2, 4, 3, 3)
-    key = gather_at(maps, torch.tensor([[4], [0]]))
-    assert key.shape == (2, 1, 4)
-    assert key[0, 0].tolist() == [4, 13, 22, 31] and key[1, 0].tolist() == [36, 45, 54, 63]
-    per_channel = gather_at(maps, torch.tensor([[[0, 0, 8, 8]], [[1, 1, 1, 1]]]))
-    assert per_channel[0, 0].tolist() == [0, 9, 26, 35]
 
 
 def test_reg_l1_is_masked_mean_absolute_error():

@@ -7,10 +7,10 @@ import torch
 
 from iodvideo import hardware
 from iodvideo.errors import ConfigError
-from iodvideo.lightning_module import IODLitModule
 from iodvideo.models.detector import ClipDetector
 from iodvideo.models.memory_format import channels_last_format
 from iodvideo.models.registry import BACKBONES
+from iodvideo.training.lightning_module import IODLitModule
 
 from .backbone_zoo import NAMES, PAPER_NAMES, SIZE, build, clip_for, tiny_detector
 

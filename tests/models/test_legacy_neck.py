@@ -199,6 +199,6 @@ def test_legacy_tsm_tin_keep_one_batched_neck_call_as_the_reference(name):
 def test_batch_statistics_follow_the_batchnorms_not_the_module():
     neck = _detector("tsm").neck.eval()
     assert not uses_batch_statistics(neck)
-    for bn in _batchnorms(neck):  # what iodvideo.bn_calibration does
+    for bn in _batchnorms(neck):  # what iodvideo.training.bn_calibration does
         bn.train()
     assert uses_batch_statistics(neck)

@@ -138,7 +138,7 @@ def test_init_from_an_original_file_then_one_step_changes_weights(
     from hydra import compose, initialize_config_dir
 
     from iodvideo.config import CONFIG_DIR
-    from iodvideo.init_from import adopt_initial_model
+    from iodvideo.training.init_from import adopt_initial_model
 
     source = save_original(tmp_path / "TSM_MOV_K8S1_model_last.pth", tsm_state)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

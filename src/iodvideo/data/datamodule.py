@@ -45,9 +45,10 @@ from iodvideo.data.selection import (
     rows_in_range,
     tubes_in_range,
 )
+from iodvideo.data.synth_root import generate_synth, resolve_synth_root
 from iodvideo.data.transforms import ResizeNormalize
 from iodvideo.data.workers import worker_start_method
-from iodvideo.errors import ConfigError, DatasetNotFoundError
+from iodvideo.errors import ConfigError
 
 
 class IODVideoDataModule(pl.LightningDataModule):
@@ -124,6 +125,7 @@ class IODVideoDataModule(pl.LightningDataModule):
                 "data.videos.train / data.frames.train pick on-disk training clips, but "
                 "data.online renders new videos instead; set data.online=null")
         self._selection_checked = False
+        self._synth_checked = False
         self.reader = reader if reader is not None else FrameFolderReader(self.root / "Frames")
         self.augment, self.camera_augment = augment, camera_augment  # training clips only
         self.transform = ResizeNormalize(input_size, down_ratio)
@@ -142,36 +144,29 @@ class IODVideoDataModule(pl.LightningDataModule):
 
     # -- data preparation ---------------------------------------------------------------
     def prepare_data(self) -> None:
-        """Generate SynthIOD if configured and absent; otherwise insist the data exists."""
-        if self.annotations_path.is_file():
-            self._check_synth_size()
-            self.check_selection()
-            return
-        if self.synth is None:
-            raise DatasetNotFoundError(
-                f"{self.annotations_path} not found: point data.root at an IOD-Video copy, or "
-                f"generate synthetic data with `python -m iodvideo.synth root={self.root}` "
-                "(or use data=synth)"
-            )
-        from iodvideo.data.synth import SynthConfig, generate_synthiod
-
-        print(f"SynthIOD: generating {self.root} (first use only) ...", flush=True)
-        generate_synthiod(self.root, SynthConfig(**self.synth))
+        """Generate SynthIOD if configured and absent (or another set sits in ``root``: see
+        :meth:`_use_configured_synth`); otherwise insist the data exists."""
+        generating_line = self._use_configured_synth()
+        if not self.annotations_path.is_file():
+            generate_synth(self.root, self.annotations_path, self.synth, generating_line)
         self.check_selection()
 
-    def _check_synth_size(self) -> None:
-        """A SynthIOD root generated earlier with another ``num_videos`` (an older default, or
-        another run's settings) would silently give other validation/test videos: refuse it."""
-        if self.synth is None or "num_videos" not in self.synth:
-            return
-        found = len(self.annotations.nframes)
-        wanted = int(self.synth["num_videos"])
-        if found != wanted:
-            raise ConfigError(
-                f"{self.annotations_path}: this SynthIOD set has {found} videos, the config "
-                f"asks for data.synth.num_videos={wanted}; delete {self.root} to regenerate it "
-                f"(or point data.root at a new folder)"
-            )
+    def _use_configured_synth(self) -> str | None:
+        """Make ``root`` hold the SynthIOD set ``data.synth`` describes, never touching a set
+        already on disk (once; :mod:`iodvideo.data.synth_root`: reused, or a sibling folder
+        ``<root>-<num_videos>v-<digest>`` read instead, frames and pickle alike). Returns the
+        line to print before generating (None: the usual one)."""
+        if self._synth_checked:
+            return None
+        self._synth_checked = True
+        if self.synth is None:
+            return None
+        chosen = resolve_synth_root(self.root, self.annotations_path, self.reader, self.synth,
+                                    lambda: len(self.annotations.nframes))
+        if chosen.root != self.root:
+            self.root, self.annotations_path = chosen.root, chosen.annotations_path
+            self.reader, self._annotations = chosen.reader, None
+        return chosen.generating_line
 
     @property
     def annotations(self) -> Annotations:
@@ -191,7 +186,7 @@ class IODVideoDataModule(pl.LightningDataModule):
         return self.annotations.num_classes
 
     def setup(self, stage: str | None = None) -> None:
-        if not self.annotations_path.is_file():
+        if not self._synth_checked or not self.annotations_path.is_file():
             self.prepare_data()
         self.annotations.videos(self.split, "test")  # fails early on a bad split
         self.check_selection()
@@ -394,3 +389,4 @@ class IODVideoDataModule(pl.LightningDataModule):
     def eval_ground_truth(self) -> tuple[list[str], dict[str, np.ndarray]]:
         """The test videos and their GT boxes (``ground_truth("test")``)."""
         return self.ground_truth("test")
+

@@ -7,12 +7,15 @@
 
 Both return uint8 ``(T, H, W, 3)`` in OpenCV's BGR order, as the reference reads frames (IR
 frames are grey, so the order only matters through the per-channel normalisation), and both
-check that a video has the ``nframes`` the annotation promises.
+check that a video has the ``nframes`` the annotation promises. A video file that decodes to
+fewer frames than its container's header announces (a truncated ``.avi``: decord indexes what
+is there and stops) is reported once per file and process (:func:`container_frame_count`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +28,47 @@ from iodvideo.errors import FrameReadError
 
 # decord readers inherited from a parent process; never destroyed (see VideoFileReader).
 _INHERITED_READERS: list[Any] = []
+# containers whose header stores the frame count (for the others FFmpeg only estimates it
+# from the duration, which would report fine files as short)
+COUNTED_CONTAINERS = (".avi", ".mp4", ".mov", ".m4v")
+_REPORTED_SHORT: set[str] = set()
+
+
+def container_frame_count(path: str | Path) -> int | None:
+    """The frame count ``path``'s container header announces (AVI: the stream header; MP4:
+    the sample table), read with OpenCV's FFmpeg backend; None for containers that store no
+    count, or when OpenCV cannot open the file. Cheap: only the header is parsed."""
+    if Path(path).suffix.lower() not in COUNTED_CONTAINERS:
+        return None
+    capture = cv2.VideoCapture(str(path))
+    try:
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    return count if count > 0 else None
+
+
+def short_video_message(path: str | Path, decoded: int) -> str | None:
+    """``"<path>: only N of the M frames its container announces are in the file ..."`` when
+    ``path`` holds (decord's index: ``decoded``) fewer frames than its header announces, else
+    None. The last of those may itself be cut short and fail to decode (a clear error then)."""
+    announced = container_frame_count(path)
+    if announced is None or decoded >= announced:
+        return None
+    return (f"{path}: only {decoded} of the {announced} frames its container announces are "
+            "in the file (a truncated or damaged file?); reading those")
+
+
+def warn_if_short(path: str | Path, decoded: int) -> None:
+    """Warn (once per file and process) that ``path`` decodes to fewer frames than its
+    container announces."""
+    key = str(path)
+    if key in _REPORTED_SHORT:
+        return
+    _REPORTED_SHORT.add(key)
+    message = short_video_message(path, decoded)
+    if message is not None:
+        warnings.warn(message, stacklevel=3)
 
 
 class FrameReader(Protocol):
@@ -115,6 +159,7 @@ class VideoFileReader:
             reader = decord.VideoReader(str(path), num_threads=1)
         except Exception as err:  # decord raises its own DECORDError for corrupt files
             raise FrameReadError(f"{path}: cannot decode video ({err})") from None
+        warn_if_short(path, len(reader))
         self._open[video] = reader
         if len(self._open) > self.cache_size:
             self._open.popitem(last=False)
@@ -127,9 +172,12 @@ class VideoFileReader:
         reader = self._reader(video)
         available = len(reader)
         if nframes is not None and available != nframes:
+            announced = container_frame_count(self.video_path(video))
+            hint = (f" (its container announces {announced}: a truncated file?)"
+                    if announced is not None and announced > available else "")
             raise FrameReadError(
                 f"{self.video_path(video)}: has {available} frames but the annotation "
-                f"says nframes={nframes}"
+                f"says nframes={nframes}{hint}"
             )
         if max(frames) > available or min(frames) < 1:
             raise FrameReadError(

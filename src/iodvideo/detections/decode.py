@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from iodvideo.losses.regression import gather_at
+from iodvideo.tensor_ops import gather_at
 
 Dets = TypeVar("Dets", torch.Tensor, np.ndarray)
 

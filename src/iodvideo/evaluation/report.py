@@ -1,17 +1,24 @@
 """Evaluation reports: terminal/markdown table, metrics.json, metrics.csv, report.md, per-video
-CSV and PR-curve PNGs (drawn with OpenCV, a dependency already; matplotlib is not)."""
+CSV and PR curves (PNG + PDF, matplotlib: the optional ``plots`` extra, see
+:mod:`iodvideo.plotting`)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from iodvideo.evaluation.metrics import METRIC_NAMES, THRESHOLDS_50_95
 from iodvideo.evaluation.scored import ScoredDetections
+from iodvideo.plotting import PlotsUnavailableError, new_figure, save_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 
 def metrics_table(
@@ -68,62 +75,40 @@ def pr_curve(scored: ScoredDetections, threshold: float) -> tuple[np.ndarray, np
     return np.r_[0.0, k / max(scored.num_gt(), 1)], np.r_[1.0, k / np.maximum(ranks, 1)]
 
 
-_COLOURS = [(180, 119, 31), (14, 127, 255), (44, 160, 44), (40, 39, 214), (189, 103, 148),
-            (75, 86, 140), (194, 119, 227), (127, 127, 127), (34, 189, 188), (207, 190, 23)]
+def pr_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) -> Figure:
+    """A matplotlib figure of PR curves, ``{label: (recall, precision)}``, one line each.
 
-
-def plot_pr(path: Path, curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str) -> bool:
-    """Draw PR curves into a PNG with OpenCV; False if OpenCV is unavailable."""
-    try:
-        import cv2
-    except ImportError:  # pragma: no cover - opencv-python-headless is a dependency
-        return False
-    size, margin = 640, 60
-    image = np.full((size, size, 3), 255, dtype=np.uint8)
-    inner = size - 2 * margin
-
-    def to_px(r: np.ndarray, p: np.ndarray) -> np.ndarray:
-        x = margin + np.clip(r, 0, 1) * inner
-        y = size - margin - np.clip(p, 0, 1) * inner
-        return np.stack((x, y), axis=1).round().astype(np.int32)
-
-    for tick in np.linspace(0, 1, 6):
-        a = to_px(np.array([tick, tick]), np.array([0.0, 1.0]))
-        b = to_px(np.array([0.0, 1.0]), np.array([tick, tick]))
-        cv2.line(image, tuple(a[0]), tuple(a[1]), (230, 230, 230), 1)
-        cv2.line(image, tuple(b[0]), tuple(b[1]), (230, 230, 230), 1)
-        cv2.putText(image, f"{tick:.1f}", (int(a[0][0]) - 12, size - margin + 20),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
-        cv2.putText(image, f"{tick:.1f}", (margin - 40, int(b[0][1]) + 4),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
-    cv2.rectangle(image, (margin, margin), (size - margin, size - margin), (0, 0, 0), 1)
-    for i, (label, (recall, precision)) in enumerate(curves.items()):
-        step = max(1, len(recall) // 4000)
-        pts = to_px(recall[::step], precision[::step])
-        colour = _COLOURS[i % len(_COLOURS)]
-        cv2.polylines(image, [pts.reshape(-1, 1, 2)], False, colour, 1, cv2.LINE_AA)
-        cv2.putText(image, label, (size - margin - 150, margin + 18 + 16 * i),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
-    cv2.putText(image, title, (margin, margin - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
-    cv2.putText(image, "recall", (size // 2 - 20, size - 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (0, 0, 0), 1)
-    cv2.putText(image, "precision", (5, margin - 35), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return bool(cv2.imwrite(str(path), image))
+    Raises :class:`~iodvideo.plotting.PlotsUnavailableError` without matplotlib."""
+    fig = new_figure("PR curves", (5.0, 5.0))
+    ax = fig.add_subplot()
+    for label, (recall, precision) in curves.items():
+        ax.plot(recall, precision, linewidth=1.2, label=label)
+    ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.02), xlabel="recall", ylabel="precision", title=title)
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize="small", ncols=2 if len(curves) > 5 else 1)
+    return fig
 
 
 def write_pr_plots(out_dir: Path, scored: ScoredDetections, prefix: str) -> list[Path]:
-    """Two PNGs: AP@0.5 and AP@0.75 curves, and the ten 0.5:0.95 curves."""
-    written = []
+    """PR curves of AP@0.5 and AP@0.75 (``<prefix>pr_ap50_ap75``) and of the ten 0.5:0.95
+    thresholds (``<prefix>pr_ap50-95``), each as a PNG and a PDF. Without matplotlib: a
+    warning that says what to install, nothing written (the metrics do not need it)."""
+    written: list[Path] = []
     families = {
         "pr_ap50_ap75": [0.5, 0.75],
         "pr_ap50-95": list(THRESHOLDS_50_95),
     }
     for name, thresholds in families.items():
         curves = {f"IoU {t:g}": pr_curve(scored, t) for t in thresholds if t in scored.tp}
-        path = out_dir / f"{prefix}{name}.png"
-        if curves and plot_pr(path, curves, f"{prefix.rstrip('_')} frame PR, {name[3:]}"):
-            written.append(path)
+        if not curves:
+            continue
+        try:
+            fig = pr_figure(curves, f"{prefix.rstrip('_')} frame PR, {name[3:]}")
+        except PlotsUnavailableError as err:
+            warnings.warn(f"PR curves not drawn ({err}; plots=false skips them)", stacklevel=2)
+            return written
+        written += save_figure(fig, out_dir / f"{prefix}{name}.png")
     return written
 
 

@@ -1,16 +1,23 @@
-"""Pictures of a diagnosis, drawn with OpenCV (matplotlib is not a dependency): heatmap
-overlays with GT and predicted boxes, the clip's mean heatmap, the scene label map with where
-the false positives sit, and a width × height chart of predicted vs GT boxes."""
+"""Pictures of a diagnosis: heatmap overlays with GT and predicted boxes, the clip's mean
+heatmap and the scene label map with where the false positives sit, drawn on the frames with
+OpenCV; and a width × height chart of predicted vs GT boxes, a matplotlib figure (the optional
+``plots`` extra; without it the chart is skipped with a warning)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from iodvideo.inference.diagnose_scene import LABELS, SceneMaps
+from iodvideo.plotting import PlotsUnavailableError, figure_to_bgr, new_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 GT_COLOUR = (0, 220, 0)  # BGR
 TOP1_COLOUR = (0, 0, 255)
@@ -139,56 +146,56 @@ def category_image(maps: SceneMaps, centres: np.ndarray, categories: Sequence[st
     return np.concatenate([image, legend], axis=0)
 
 
-def size_chart(gt_wh: np.ndarray, pred_wh: np.ndarray, image_hw: tuple[int, int],
-               input_size: int, reference_wh: np.ndarray | None = None,
-               size: tuple[int, int] = (460, 360)) -> np.ndarray:
-    """Box width × height in pixels of the video: GT (green), top-1 boxes (red), medians as
-    crosses, optional reference boxes (grey, e.g. the training set's), and the dashed line of
-    boxes that are square in the model's ``input_size``² input (h = w·H/W)."""
-    width, height = size
-    left, bottom, right, top = 50, 40, 15, 30
-    image = np.full((height, width, 3), 255, np.uint8)
+def _rgb(bgr: tuple[int, int, int]) -> tuple[float, float, float]:
+    return bgr[2] / 255, bgr[1] / 255, bgr[0] / 255
+
+
+def size_figure(gt_wh: np.ndarray, pred_wh: np.ndarray, image_hw: tuple[int, int],
+                input_size: int, reference_wh: np.ndarray | None = None,
+                figsize: tuple[float, float] = (5.2, 4.2)) -> Figure:
+    """Box width × height in pixels of the video, a matplotlib figure: GT (green), top-1 boxes
+    (red), each group's median as a cross, optional reference boxes (grey, e.g. the training
+    set's), and the dashed line of boxes that are square in the model's ``input_size``² input
+    (h = w·H/W). Raises :class:`~iodvideo.plotting.PlotsUnavailableError` without
+    matplotlib."""
+    fig = new_figure("the box-size chart", figsize)
+    ax = fig.add_subplot()
     frame_h, frame_w = image_hw
-    span_x, span_y = width - left - right, height - top - bottom
-
-    def at(w: float, h: float) -> tuple[int, int]:
-        return (int(round(left + span_x * min(w, frame_w) / frame_w)),
-                int(round(height - bottom - span_y * min(h, frame_h) / frame_h)))
-
-    cv2.rectangle(image, at(0, frame_h), at(frame_w, 0), (0, 0, 0), 1)
-    for i in range(5):
-        x, y = at(frame_w * i / 4, 0)
-        cv2.putText(image, f"{frame_w * i / 4:.0f}", (x - 10, y + 15), _FONT, 0.35, (0, 0, 0), 1)
-        x, y = at(0, frame_h * i / 4)
-        cv2.putText(image, f"{frame_h * i / 4:.0f}", (4, y + 4), _FONT, 0.35, (0, 0, 0), 1)
-    cv2.putText(image, "box width (px)", (width // 2 - 40, height - 8), _FONT, 0.4, (0, 0, 0), 1)
-    cv2.putText(image, "height", (4, top - 12), _FONT, 0.4, (0, 0, 0), 1)
-    for t in np.linspace(0, 1, 40)[::2]:  # dashed: square in the model input
-        a, b = at(frame_w * t, frame_h * t), at(frame_w * (t + 1 / 40), frame_h * (t + 1 / 40))
-        cv2.line(image, a, b, (120, 120, 120), 1)
-    groups = [(reference_wh, REFERENCE_COLOUR, "reference GT", 1), (gt_wh, GT_COLOUR, "GT", 2),
-              (pred_wh, TOP1_COLOUR, "top-1 boxes", 2)]
-    legend = []
-    for points, colour, name, radius in groups:
+    groups = [(reference_wh, REFERENCE_COLOUR, "reference GT", 4), (gt_wh, GT_COLOUR, "GT", 9),
+              (pred_wh, TOP1_COLOUR, "top-1 boxes", 9)]
+    for points, colour, name, area in groups:
         if points is None or not len(points):
             continue
-        for w, h in np.asarray(points).reshape(-1, 2):
-            cv2.circle(image, at(w, h), radius, colour, -1)
-        med = np.median(np.asarray(points).reshape(-1, 2), axis=0)
-        cv2.drawMarker(image, at(*med), (0, 0, 0), cv2.MARKER_CROSS, 14, 3)
-        cv2.drawMarker(image, at(*med), colour, cv2.MARKER_CROSS, 12, 2)
-        legend.append((f"{name}: median {med[0]:.0f} x {med[1]:.0f}", colour))
-    legend.append((f"dashed: square in the {input_size}x{input_size} model input",
-                   (120, 120, 120)))
-    cv2.rectangle(image, (left + 4, top + 2), (left + 270, top + 6 + 16 * len(legend)),
-                  (255, 255, 255), -1)
-    for row, (text, colour) in enumerate(legend):
-        cv2.putText(image, text, (left + 8, top + 16 + 16 * row), _FONT, 0.4, colour, 1,
-                    cv2.LINE_AA)
-    return image
+        wh = np.minimum(np.asarray(points, dtype=float).reshape(-1, 2), [frame_w, frame_h])
+        med = np.median(wh, axis=0)
+        ax.scatter(wh[:, 0], wh[:, 1], s=area, color=_rgb(colour), linewidths=0,
+                   label=f"{name}: median {med[0]:.0f} x {med[1]:.0f}")
+        ax.plot(*med, marker="P", markersize=11, color=_rgb(colour), markeredgecolor="black")
+    ax.plot([0, frame_w], [0, frame_h], linestyle="--", linewidth=1, color="0.45",
+            label=f"square in the {input_size}x{input_size} model input")
+    ax.set(xlim=(0, frame_w), ylim=(0, frame_h), xlabel="box width (px)",
+           ylabel="box height (px)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small")
+    return fig
 
 
-def write_png(path: Path, image: np.ndarray) -> Path:
+def size_chart(gt_wh: np.ndarray, pred_wh: np.ndarray, image_hw: tuple[int, int],
+               input_size: int, reference_wh: np.ndarray | None = None) -> np.ndarray | None:
+    """:func:`size_figure` as a BGR image (``sizes.png``); None, with a warning that says what
+    to install, without matplotlib (a by-product: the diagnosis goes on)."""
+    try:
+        fig = size_figure(gt_wh, pred_wh, image_hw, input_size, reference_wh)
+    except PlotsUnavailableError as err:
+        warnings.warn(f"sizes.png not drawn ({err})", stacklevel=2)
+        return None
+    return figure_to_bgr(fig, dpi=100)
+
+
+def write_png(path: Path, image: np.ndarray | None) -> Path | None:
+    """``image`` as a PNG at ``path``; nothing for None (a chart not drawn)."""
+    if image is None:
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f"{path}: OpenCV could not write the PNG")

@@ -2,7 +2,7 @@
 
 from iodvideo.losses.criterion import CenterNetLoss, key_peak, sta_centres
 from iodvideo.losses.focal import focal_loss
-from iodvideo.losses.regression import gather_at, reg_l1_loss
+from iodvideo.losses.regression import reg_l1_loss
 from iodvideo.losses.sta import STALoss, STALossTerms, sta_loss, sta_pair_terms
 
 __all__ = [
@@ -10,7 +10,6 @@ __all__ = [
     "STALoss",
     "STALossTerms",
     "focal_loss",
-    "gather_at",
     "key_peak",
     "reg_l1_loss",
     "sta_centres",

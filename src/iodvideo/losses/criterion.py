@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from iodvideo.losses.focal import clamped_sigmoid, focal_loss
-from iodvideo.losses.regression import gather_at, reg_l1_loss
+from iodvideo.losses.regression import reg_l1_loss
 from iodvideo.losses.sta import STA_EPS, STALoss
+from iodvideo.tensor_ops import gather_at
 
 # reference: resize // down_ratio // 4 = 288 // 4 // 4 (protocol §5.3, §11.13)
 DEFAULT_OFFSET_SCALE = 18.0

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import torch
 
-
-def gather_at(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Read ``maps (B, C, h, w)`` at flat positions.
-
-    ``index (B, n)``: the same position for all C channels (key centre) → ``(B, n, C)``.
-    ``index (B, n, C)``: one position per channel (per-frame centres) → ``(B, n, C)``.
-    """
-    batch, channels = maps.shape[:2]
-    flat = maps.reshape(batch, channels, -1)
-    if index.dim() == 2:
-        index = index.unsqueeze(-1).expand(-1, -1, channels)
-    return flat.gather(2, index.transpose(1, 2)).transpose(1, 2)
+from iodvideo.tensor_ops import gather_at
 
 
 def reg_l1_loss(

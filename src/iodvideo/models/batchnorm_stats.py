@@ -1,12 +1,13 @@
 """Recomputing BatchNorm running statistics with the current weights ("precise BN").
 
 A BatchNorm in eval mode normalises with its running mean / variance. Two callers recompute
-them from forward passes: training before every validation (:mod:`iodvideo.bn_calibration`,
-the training data) and test-time adaptation (:mod:`iodvideo.inference.adapt`, the target
-camera's own unlabelled frames). Both want the same thing: every tracked BatchNorm's running
-statistics replaced by the plain (cumulative) average of the batch statistics of the forwards
-made, nothing else changed. :class:`StatisticsRecompute` is that, as a session a caller feeds
-one forward at a time (a live stream) or a loop (:func:`recalibrate_batchnorm`).
+them from forward passes: training before every validation
+(:mod:`iodvideo.training.bn_calibration`, the training data) and test-time adaptation
+(:mod:`iodvideo.inference.adapt`, the target camera's own unlabelled frames). Both want the
+same thing: every tracked BatchNorm's running statistics replaced by the plain (cumulative)
+average of the batch statistics of the forwards made, nothing else changed.
+:class:`StatisticsRecompute` is that, as a session a caller feeds one forward at a time (a
+live stream) or a loop (:func:`recalibrate_batchnorm`).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from iodvideo.models.temporal.layout import split_time
 
 def uses_batch_statistics(module: nn.Module) -> bool:
     """True if a BatchNorm in ``module`` normalises with batch statistics (training, or
-    ``iodvideo.bn_calibration``'s recalibration, which puts only the BatchNorms in training
-    mode): only then does a per-frame call differ from a batched one."""
+    ``iodvideo.training.bn_calibration``'s recalibration, which puts only the BatchNorms in
+    training mode): only then does a per-frame call differ from a batched one."""
     return any(
         m.training or not m.track_running_stats
         for m in module.modules()

@@ -6,13 +6,13 @@ cluttered grey scenes with sensor noise, moving cameras and moving distractors, 
 mainly through its motion. ``python -m iodvideo.synth`` is the command-line entry point.
 
 Modules: ``config`` (SynthConfig), ``layout`` (names, splits, pickles), ``noise``,
-``background`` (scenes, sky, the leak's hardware), ``plume`` / ``fitted`` (gas), ``camera``,
-``distractors`` (people, workers at the leak, vehicles, swaying foliage), ``sensor`` (noise,
-fixed pattern, drift, vignetting, automatic gain, text), ``effects`` (shake, black-hot,
-letterbox, compression), ``footage`` (the user's own background video), ``video`` (one
-video's parts), ``boxes``, ``render`` (one video's frames), ``writer`` (files), ``real``
-(``trajectories=real``), ``generator`` (the dataset), ``stats`` (measured difficulty),
-``preview`` (pictures).
+``background`` (scenes, sky, the leak's hardware), ``plume`` / ``band`` (wide, flat layers) /
+``fitted`` (gas), ``camera``, ``distractors`` (people, workers at the leak, vehicles, swaying
+foliage and warm stems), ``sensor`` (noise, fixed pattern, drift, vignetting, automatic gain,
+text), ``effects`` (shake, black-hot, letterbox, compression), ``footage`` (the user's own
+background video), ``video`` (one video's parts), ``boxes``, ``render`` (one video's frames),
+``writer`` (files), ``real`` (``trajectories=real``), ``generator`` (the dataset), ``stats``
+(measured difficulty), ``preview`` (pictures).
 """
 
 from iodvideo.data.synth.config import SynthConfig

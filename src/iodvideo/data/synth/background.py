@@ -80,7 +80,8 @@ def draw_source(
     r = max(radius, 1.5)
     layer = np.zeros_like(background)
     value = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.2) * sigma)
-    thick = int(np.clip(r * rng.uniform(0.5, 1.0), 2, 0.05 * frame_width))
+    # at least 2 px even where 5 % of the frame is less (frames down to 16 px wide)
+    thick = int(np.clip(r * rng.uniform(0.5, 1.0), 2, max(2.0, 0.05 * frame_width)))
     h = background.shape[0]
     if kind in ("chimney", "cylinder") and math.sin(direction) > -0.3:
         kind = "pipe"  # the gas does not rise: a body below the source would sit in the plume

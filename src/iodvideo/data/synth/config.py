@@ -23,7 +23,7 @@ TRAJECTORY_MODES = ("synthetic", "real")
 FOOTAGE_FITS = ("cover", "stretch")
 # probabilities (per video) of the realism effects, each in [0, 1]
 PROBABILITIES = ("text_overlay", "sky", "plume_source", "workers", "agc", "vignetting", "shake",
-                 "compression", "black_hot", "letterbox")
+                 "compression", "black_hot", "letterbox", "stems")
 # difficulty presets: (fraction of clear videos, fraction of dynamic videos); None = use the
 # config's clear_fraction and dynamic_fraction (IOD-Video's mix unless changed)
 DIFFICULTY_PRESETS: dict[str, tuple[float | None, float | None]] = {
@@ -58,7 +58,7 @@ class SynthConfig:
     texture_sigma: Range = (8.0, 18.0)
     flow_speed: Range = (0.8, 3.0)
     plume_length_median: float = 0.26
-    plume_length_range: Range = (0.05, 0.8)
+    plume_length_range: Range = (0.07, 0.8)
     difficulty: str = "fractions"
     clear_fraction: float = 0.483
     dynamic_fraction: float = 0.65
@@ -84,6 +84,7 @@ class SynthConfig:
     compression: float = 0.35
     black_hot: float = 0.3
     letterbox: float = 0.2
+    stems: float = 0.3
     # plumes composited onto the user's own footage instead of a synthetic scene
     backgrounds: str = ""
     backgrounds_crop: tuple[int, ...] = ()

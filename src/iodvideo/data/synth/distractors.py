@@ -4,8 +4,10 @@ IOD-Video's hard negatives (seed paper §3.2): if only the gas moved, "where do 
 would be a perfect detector. People are warm (much brighter than the scene in white-hot),
 some of them stand right next to the leak holding an instrument (an OGI camera, a sniffer
 wand) that they move about; vegetation is leafy texture that sways as a whole while its
-leaves flutter, which lights up a frame difference much as gas does. Distractors are drawn
-into the world canvas each frame, so the camera moves them along with the scene.
+leaves flutter, which lights up a frame difference much as gas does. Thin, warm stems (dry
+grass, reeds, weeds, bare twigs: white-hot lines against the scene) sway in place at the edge
+of every bright stroke, the strongest frame difference in many outdoor clips. Distractors are
+drawn into the world canvas each frame, so the camera moves them along with the scene.
 """
 
 from __future__ import annotations
@@ -218,4 +220,116 @@ def draw_distractors(
             out.append(Foliage(rng, start, size, mean + offset,
                                float(rng.uniform(0.8, 2.0) * sigma),
                                float(rng.uniform(0.3, 1.5) * unit), gait))
+    return out
+
+
+class Stems:
+    """A clump of thin, warm stems (grass, reeds, weeds, twigs) rooted near the ground that
+    sway in place: bright lines one to two pixels wide, bent by the wind more towards their
+    tips (a cantilever: sideways displacement ~ position along the stem squared), all of the
+    clump with the same gusts plus each stem its own flutter; some carry a side twig.
+
+    Each stem is a polyline drawn anti-aliased at sub-pixel positions into a mask of the
+    clump's patch, which paints ``value`` over the canvas: smooth motion even when a tip moves
+    a fraction of a pixel per frame.
+    """
+
+    POINTS = 8  # polyline vertices per stem
+
+    def __init__(self, rng: np.random.Generator, root: tuple[float, float], frame_width: int,
+                 tallest: float, value: float, count: int, rate: float) -> None:
+        unit = frame_width / 320.0
+        self.value = float(value)
+        self.rate = float(rate)
+        self.gust_phase = rng.uniform(0.0, 2.0 * np.pi, size=2)
+        spread = rng.uniform(0.02, 0.12) * frame_width
+        s = np.linspace(0.0, 1.0, self.POINTS)
+        rest, bend, amplitude, own, widths = [], [], [], [], []
+        for _ in range(count):
+            length = rng.uniform(0.3, 1.0) * tallest
+            base = np.array([root[0] + rng.uniform(-0.5, 0.5) * spread,
+                             root[1] + rng.uniform(0.0, 0.05) * tallest])
+            angle = -math.pi / 2 + rng.normal(0.0, 0.3)
+            direction = np.array([math.cos(angle), math.sin(angle)])
+            normal = np.array([-direction[1], direction[0]])
+            bow = rng.uniform(-0.2, 0.2) * length
+            points = base + length * s[:, None] * direction + bow * (s * s)[:, None] * normal
+            tip_sway = rng.uniform(0.03, 0.1) * length
+            phase, speed = rng.uniform(0.0, 2.0 * np.pi), rng.uniform(0.8, 1.6)
+            width = max(1, int(round(rng.uniform(0.7, 2.2) * unit)))
+            rest.append(points)
+            bend.append(s * s)
+            amplitude.append(tip_sway)
+            own.append((phase, speed))
+            widths.append(width)
+            if rng.random() < 0.4:  # a side twig from the upper half, swaying with its stem
+                k = int(rng.integers(self.POINTS // 3, self.POINTS - 2))
+                turn = angle + rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0)
+                twig = rng.uniform(0.15, 0.4) * length
+                r = np.linspace(0.0, 1.0, 4)
+                start = points[k]
+                rest.append(start + twig * r[:, None] * np.array([math.cos(turn),
+                                                                  math.sin(turn)]))
+                bend.append(s[k] ** 2 + 0.5 * (twig / length) * r * r)
+                amplitude.append(tip_sway)
+                own.append((phase, speed))
+                widths.append(max(1, width - 1))
+        reach = max(amplitude) * 1.6 + 3.0
+        every = np.concatenate(rest)
+        x0, y0 = np.floor(every.min(axis=0) - reach).astype(int)
+        x1, y1 = np.ceil(every.max(axis=0) + reach).astype(int)
+        self.origin = (int(x0), int(y0))
+        self._shape = (int(y1 - y0 + 1), int(x1 - x0 + 1))
+        self._rest = [p - np.array(self.origin, dtype=np.float64) for p in rest]
+        self._bend, self._amplitude, self._own, self._widths = bend, amplitude, own, widths
+
+    def sway(self, t: int) -> list[float]:
+        """Sideways displacement of each polyline's tip (px) at frame ``t``."""
+        w, (g0, g1) = self.rate * t, self.gust_phase
+        gust = 0.6 * math.sin(w + g0) + 0.25 * math.sin(2.3 * w + g1)
+        return [a * (gust + 0.3 * math.sin(speed * w + phase)
+                     + 0.1 * math.sin(3.1 * speed * w + 2.0 * phase))
+                for a, (phase, speed) in zip(self._amplitude, self._own, strict=True)]
+
+    def mask(self, t: int) -> np.ndarray:
+        """Coverage (0..1, float32) of the clump's patch at frame ``t``."""
+        mask = np.zeros(self._shape, dtype=np.uint8)
+        for rest, bend, shift, width in zip(self._rest, self._bend, self.sway(t), self._widths,
+                                            strict=True):
+            points = rest.copy()
+            points[:, 0] += shift * bend
+            fixed = np.rint(points * 16.0).astype(np.int32)  # 4 fractional bits
+            cv2.polylines(mask, [fixed], False, 255, width, cv2.LINE_AA, shift=4)
+        return mask.astype(np.float32) * np.float32(1.0 / 255.0)
+
+    def draw(self, canvas: np.ndarray, t: int) -> None:
+        h, w = canvas.shape
+        x0, y0 = self.origin
+        ph, pw = self._shape
+        cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + pw, w), min(y0 + ph, h)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return
+        alpha = self.mask(t)[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        region = canvas[cy0:cy1, cx0:cx1]
+        region += alpha * (np.float32(self.value) - region)
+
+
+def draw_stems(
+    rng: np.random.Generator,
+    world_shape: tuple[int, int],
+    frame_width: int,
+    mean: float,
+    sigma: float,
+) -> list[Drawable]:
+    """One to three clumps of warm stems rooted in the lower part of the scene: 3-10 stems
+    each, up to 10-35 % of the height tall, ``mean + (3..6) sigma`` bright (white-hot, often
+    at the top of the grey range), swaying at 0.6-2 Hz (at 25 frames/s) by 3-10 % of their
+    length at the tip."""
+    h, w = world_shape
+    out: list[Drawable] = []
+    for _ in range(int(rng.integers(1, 4))):
+        root = (float(rng.uniform(0.05, 0.95) * w), float(rng.uniform(0.7, 1.0) * h))
+        out.append(Stems(rng, root, frame_width, float(rng.uniform(0.1, 0.35) * h),
+                         mean + float(rng.uniform(3.0, 6.0)) * sigma,
+                         int(rng.integers(3, 11)), float(rng.uniform(0.15, 0.5))))
     return out

@@ -3,7 +3,8 @@
 In this mode the tubes come from the real IOD-Video annotation, so the plume is shaped to
 the box instead of the box to the plume. Each frame's box (frame coordinates) is mapped into
 the world through the camera, and a teardrop envelope is laid into it: it starts at a source
-on one side of the box (mostly the bottom: gas rises), widens downstream and is scaled so
+on one side of the box (mostly the bottom: gas rises; mostly the left or right end in a box
+wider than 2 : 1, a band the wind carries sideways), widens downstream and is scaled so
 that ``envelope > threshold`` touches all four sides, i.e. its tight box is the given box.
 The same advected turbulence as the free plume modulates the density inside it.
 """
@@ -19,6 +20,9 @@ from iodvideo.data.synth.plume import LOG_FLOOR, Turbulence, profile
 
 # (along axis sign, along axis is x) for a source on the bottom, top, left, right side
 SIDES = {"bottom": (-1.0, False), "top": (1.0, False), "left": (1.0, True), "right": (-1.0, True)}
+SIDE_P = (0.6, 0.1, 0.15, 0.15)  # chance of each side: mostly the bottom (gas rises)
+SIDE_P_WIDE = (0.1, 0.05, 0.425, 0.425)  # a wide band drifts along its length
+WIDE = 2.0  # box aspect (w / h) above which a box is a band
 _A = np.linspace(0.0, 1.0, 1001)
 _WIDTH = 0.45 + 0.9 * _A  # cross-wind half-width grows downstream (before normalisation)
 _WIDTH_NORM = float(np.max(_WIDTH * np.sqrt(np.clip(1.0 - (2.0 * _A - 1.0) ** 2, 0, None))))
@@ -53,7 +57,11 @@ class BoxFittedPlume:
             xs, ys = camera.world_to_frame_inverse(t, boxes[t, 0::2], boxes[t, 1::2])
             world[t] = (xs[0], ys[0], xs[1], ys[1])
         self._boxes = world
-        side = str(rng.choice(list(SIDES), p=[0.6, 0.1, 0.15, 0.15]))
+        # gas rises from a source below it, unless its box is a wide flat band (median aspect
+        # above WIDE): then the wind carries it sideways from a source at one end
+        spans = np.maximum(boxes[:, 2:4] - boxes[:, 0:2], 1.0)
+        wide = float(np.median(spans[:, 0] / spans[:, 1])) > WIDE
+        side = str(rng.choice(list(SIDES), p=SIDE_P_WIDE if wide else SIDE_P))
         self._sign, self._along_x = SIDES[side]
         sizes = np.sqrt(np.maximum(boxes[:, 2] - boxes[:, 0], 1) * np.maximum(
             boxes[:, 3] - boxes[:, 1], 1))

@@ -29,8 +29,9 @@ from iodvideo.data.synth.writer import VideoSink
 from iodvideo.errors import IODVideoError
 
 Progress = Callable[[int, int], None]
-# bumped whenever the same config renders different pixels or boxes (2: issue 30's realism)
-GENERATOR_VERSION = 2
+# bumped whenever the same config renders different pixels or boxes (2: issue 30's realism;
+# 3: wide, flat band plumes with IOD-Video's aspect tail, swaying warm stems)
+GENERATOR_VERSION = 3
 MANIFEST = "synth.json"
 
 

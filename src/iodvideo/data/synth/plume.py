@@ -121,10 +121,17 @@ class PlumeField:
             1.0 + params.breathing * smooth_series(rng, nframes, rng.uniform(30.0, 80.0))
         )
         self._strength = 1.0 + params.puffing * smooth_series(rng, nframes, rng.uniform(8, 25))
-        cells = max(params.length / 9.0 / factor, 2.0)  # puff size ~ a ninth of the plume
         self._turbulence = Turbulence(
-            rng, self.grid_shape, cells, params.direction, params.speed / factor
+            rng, self.grid_shape, self._puff_cells(), params.direction, params.speed / factor
         )
+
+    def _puff_cells(self) -> float:
+        """Size of the turbulent puffs in coarse cells: about a ninth of the plume."""
+        return max(self.params.length / 9.0 / self.factor, 2.0)
+
+    def _distance(self, t: int, along: np.ndarray) -> np.ndarray:
+        """Distance downwind as a fraction of the plume length (turbulence grows with it)."""
+        return np.clip(along / np.float32(self._length[t]), 0.0, 1.5)
 
     def source_point(self) -> tuple[float, float]:
         """World position of the leak (full-resolution pixels)."""
@@ -151,8 +158,7 @@ class PlumeField:
         """Gas density at frame ``t`` on the coarse grid (about 0..2, 1 = source mean)."""
         p = self.params
         along, _ = self._axes(t)
-        distance = np.clip(along / np.float32(self._length[t]), 0.0, 1.5)
-        gain = np.float32(p.turbulence) * (0.6 + 0.6 * distance)
+        gain = np.float32(p.turbulence) * (0.6 + 0.6 * self._distance(t, along))
         modulation = np.clip(p.fill + gain * self._turbulence.sample(t), 0.0, 2.0)
         shaped = profile(envelope, self.threshold, p.flatness)
         return (np.float32(self._strength[t]) * shaped * modulation).astype(np.float32)

@@ -139,6 +139,10 @@ REAL_BOXES = {
     for name, values in REAL_BOXES_PX.items()
 }
 BOX_TOLERANCE = 0.25  # relative; a zero real percentile must be matched exactly
+# IOD-Video's wide-box tail: the fraction of its 141,017 boxes wider (w / h) than each aspect
+WIDE_ASPECTS = (2.0, 2.5, 3.0)
+REAL_WIDE = (0.172, 0.098, 0.049)
+WIDE_TOLERANCE = (0.3, 0.3, 0.5)  # relative (3 : 1 is rarer: its share varies more per sample)
 BOX_SAMPLE = 240  # videos whose tubes (no pixels) the box statistics are measured on
 CCR_GOAL = {"vague": 0.5, "clear": 1.5}  # single-frame CCR median must stay below
 MOTION_GOAL = 1.3  # motion ratio median must reach
@@ -148,15 +152,17 @@ def box_statistics(
     tubes: dict[str, np.ndarray], height: int, width: int
 ) -> dict[str, np.ndarray]:
     """Percentiles (``PERCENTILES``) of box width/W, height/H and centre step/W per frame,
-    plus ``zero``: the fraction of centre steps that are exactly 0.
+    plus ``zero``: the fraction of centre steps that are exactly 0, and ``wide``: the fraction
+    of boxes whose aspect (w / h in pixels) exceeds each of ``WIDE_ASPECTS``.
 
     Relative units make a 64x64 SynthIOD comparable with 320x240 IOD-Video (§1.4).
     """
-    widths, heights, steps = [], [], []
+    widths, heights, steps, aspects = [], [], [], []
     for tube in tubes.values():
         t = np.asarray(tube, dtype=np.float64)
         widths.append((t[:, 3] - t[:, 1]) / width)
         heights.append((t[:, 4] - t[:, 2]) / height)
+        aspects.append((t[:, 3] - t[:, 1]) / np.maximum(t[:, 4] - t[:, 2], 1e-9))
         cx, cy = (t[:, 1] + t[:, 3]) / 2, (t[:, 2] + t[:, 4]) / 2
         steps.append(np.hypot(np.diff(cx), np.diff(cy)) / width)
     out = {
@@ -164,7 +170,15 @@ def box_statistics(
         for name, values in (("width", widths), ("height", heights), ("step", steps))
     }
     out["zero"] = np.array([float(np.mean(np.concatenate(steps) == 0.0))])
+    every = np.concatenate(aspects)
+    out["wide"] = np.array([float(np.mean(every > a)) for a in WIDE_ASPECTS])
     return out
+
+
+def wide_ok(wide: np.ndarray) -> bool:
+    """Is the wide-box tail (``box_statistics(...)["wide"]``) within tolerance of IOD-Video's?"""
+    return all(abs(m - r) <= tol * r
+               for m, r, tol in zip(wide, REAL_WIDE, WIDE_TOLERANCE, strict=True))
 
 
 def sample_tubes(config: SynthConfig, videos: int = BOX_SAMPLE) -> dict[str, np.ndarray]:
@@ -230,6 +244,13 @@ def check_properties(
     checks.append(Check("centre steps exactly 0", f"real +-25%: {REAL_ZERO_STEPS:.3f}",
                         f"{zero:.3f}", abs(zero - REAL_ZERO_STEPS) <= BOX_TOLERANCE
                         * REAL_ZERO_STEPS))
+    if "wide" in boxes:
+        aspects = " / ".join(f"{a:g}:1" for a in WIDE_ASPECTS)
+        tolerances = "/".join(f"{100 * t:.0f}" for t in WIDE_TOLERANCE)
+        checks.append(Check(
+            f"boxes wider than {aspects} (fraction)",
+            f"real +-{tolerances}%: " + " ".join(f"{r:.3f}" for r in REAL_WIDE),
+            " ".join(f"{m:.3f}" for m in boxes["wide"]), wide_ok(boxes["wide"])))
     return checks
 
 

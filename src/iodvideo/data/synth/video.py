@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from iodvideo.data.synth.background import draw_source, render_background
+from iodvideo.data.synth.background import INDOOR, draw_source, render_background
+from iodvideo.data.synth.band import BandField, band_probability, draw_band_params
 from iodvideo.data.synth.camera import CameraPath, dynamic_path, static_path, world_margin
 from iodvideo.data.synth.config import SynthConfig
-from iodvideo.data.synth.distractors import Drawable, draw_distractors, draw_worker
+from iodvideo.data.synth.distractors import Drawable, draw_distractors, draw_stems, draw_worker
 from iodvideo.data.synth.effects import Display, Effects, draw_effects
 from iodvideo.data.synth.fitted import BoxFittedPlume
 from iodvideo.data.synth.layout import VideoPlan
@@ -26,7 +27,7 @@ from iodvideo.data.synth.sensor import Sensor, make_sensor, make_text_overlay
 # spawn index of each random stream of a video (0-7: the original generator's)
 STREAMS = ("look", "background", "plume", "camera", "sensor", "noise", "extra", "annotator",
            "shake", "agc", "vignetting", "compression", "black_hot", "letterbox", "footage",
-           "workers", "sky", "plume_source", "flatness")
+           "workers", "sky", "plume_source", "flatness", "band", "stems")
 EFFECTS = ("shake", "agc", "vignetting", "compression", "black_hot", "letterbox")
 
 
@@ -108,14 +109,22 @@ def build_video(plan: VideoPlan, config: SynthConfig, pixels: bool = True) -> Vi
     flatness = float(rng["flatness"].uniform(*config.plume_flatness))
     distractors: list[Drawable] = []
     if plan.target_boxes is None:
-        params = draw_plume_params(
-            rng["plume"], h, w, margin, config.plume_length_median, config.plume_length_range,
-            config.flow_speed,
-        )
-        params = replace(params, flatness=flatness)
-        plume: PlumeField | BoxFittedPlume = PlumeField(
-            rng["plume"], params, world_shape, factor, n, config.box_threshold
-        )
+        # IOD-Video's share of wide, flat plumes for this scene (band.py); the band's shape
+        # comes from its own stream, so the other videos draw their cones as they did
+        plume: PlumeField | BoxFittedPlume
+        if rng["band"].random() < band_probability(plan.scene):
+            params, shape = draw_band_params(rng["band"], h, w, margin, config.flow_speed)
+            params = replace(params, flatness=flatness)
+            plume = BandField(rng["plume"], params, shape, world_shape, factor, n,
+                              config.box_threshold)
+        else:
+            params = draw_plume_params(
+                rng["plume"], h, w, margin, config.plume_length_median,
+                config.plume_length_range, config.flow_speed,
+            )
+            params = replace(params, flatness=flatness)
+            plume = PlumeField(rng["plume"], params, world_shape, factor, n,
+                               config.box_threshold)
         if not footage_mode:
             if rng["plume_source"].random() < config.plume_source and background is not None:
                 draw_source(rng["plume_source"], background, params.source, params.direction,
@@ -136,6 +145,10 @@ def build_video(plan: VideoPlan, config: SynthConfig, pixels: bool = True) -> Vi
             rng["extra"], plan.scene, world_shape, w, look.background_mean, look.texture_sigma,
             config.distractors, config.warm_people,
         ) + distractors
+        # warm, high-contrast stems swaying in place, in front of the rest (outdoor scenes)
+        if rng["stems"].random() < config.stems and plan.scene not in INDOOR:
+            distractors += draw_stems(rng["stems"], world_shape, w, look.background_mean,
+                                      look.texture_sigma)
     if effects_on and h >= 96 and rng["extra"].random() < config.text_overlay:
         overlay = make_text_overlay(rng["extra"], (h, w), config.fps)
     if effects_on:

@@ -67,15 +67,43 @@ def difference_panel(frame: np.ndarray, previous: np.ndarray | None, gain: float
     return cv2.applyColorMap(diff, cv2.COLORMAP_INFERNO)
 
 
+def check_render_options(gif_max_frames: object = 150, gif_width: object = 320,
+                         diff_gain: object = 4.0, min_score: object = 0.0,
+                         prefix: str = "render.") -> None:
+    """Refuse, with one ConfigError line, preview options that cannot work: ``gif_max_frames``
+    and ``gif_width`` are integers >= 0 (0 = no limit: every frame, the full width),
+    ``diff_gain`` a number >= 0, ``min_score`` a number."""
+    for name, value in (("gif_max_frames", gif_max_frames), ("gif_width", gif_width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{prefix}{name} must be an integer >= 0 (0 = no limit), "
+                              f"got {value!r}")
+    for name, value, low in (("diff_gain", diff_gain, 0.0), ("min_score", min_score, None)):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not np.isfinite(value) or (low is not None and value < low)):
+            bound = f" >= {low:g}" if low is not None else ""
+            raise ConfigError(f"{prefix}{name} must be a number{bound}, got {value!r}")
+
+
+def gif_stride(num_frames: int, gif_max_frames: int) -> int:
+    """Keep every n-th frame so that at most ``gif_max_frames`` remain (0: every frame)."""
+    if gif_max_frames == 0:
+        return 1
+    return max(1, -(-num_frames // gif_max_frames))
+
+
 class PreviewWriter:
     """Writes annotated frames to an ``.mp4`` and keeps every ``gif_every``-th one (shrunk to
-    ``gif_width``) for a ``.gif`` preview written on :meth:`close`."""
+    ``gif_width``; 0 = full width) for a ``.gif`` preview written on :meth:`close`, at most
+    ``gif_max_frames`` of them (0 = no limit)."""
 
     def __init__(
         self, mp4_path: Path | None, gif_path: Path | None, fps: float,
         side_panel: bool = False, diff_gain: float = 4.0, gif_every: int = 1,
         gif_width: int = 320, gif_max_frames: int = 150,
     ) -> None:
+        check_render_options(gif_max_frames, gif_width, diff_gain, prefix="")
+        if not np.isfinite(fps) or fps <= 0:
+            raise ConfigError(f"preview frame rate must be > 0, got {fps!r}")
         self.mp4_path, self.gif_path = mp4_path, gif_path
         self.fps = fps
         self.side_panel = side_panel
@@ -108,9 +136,9 @@ class PreviewWriter:
                     raise ConfigError(f"{self.mp4_path}: OpenCV cannot write mp4v video here")
             self._writer.write(image)
         if self.gif_path is not None and self._count % self.gif_every == 0 and (
-            len(self._gif) < self.gif_max_frames
+            self.gif_max_frames == 0 or len(self._gif) < self.gif_max_frames
         ):
-            scale = min(1.0, self.gif_width / image.shape[1])
+            scale = min(1.0, self.gif_width / image.shape[1]) if self.gif_width else 1.0
             small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             self._gif.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
         self._count += 1
@@ -123,6 +151,7 @@ class PreviewWriter:
             from PIL import Image
 
             images = [Image.fromarray(f) for f in self._gif]
+            self.gif_path.parent.mkdir(parents=True, exist_ok=True)
             duration = int(round(1000 * self.gif_every / max(self.fps, 1e-3)))
             images[0].save(self.gif_path, save_all=True, append_images=images[1:],
                            duration=max(duration, 20), loop=0, optimize=False)

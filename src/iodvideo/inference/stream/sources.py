@@ -8,6 +8,8 @@
 
 :func:`open_source` picks one from a string. All sources count frames from 1 and report a
 frame rate (the container's, or ``fps`` when it has none) so frame numbers become times.
+A video file that decodes to fewer frames than its container announces (a truncated ``.avi``)
+is read as far as it goes, with a warning naming the file and both counts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from iodvideo.data.readers import container_frame_count, short_video_message
 from iodvideo.errors import ConfigError, FrameReadError
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,9 @@ class VideoFileSource(FrameSource):
         rate = float(reader.get_avg_fps() or 0.0)
         self.fps = float(fps) if fps else (rate if rate > 0 else DEFAULT_FPS)
         del reader  # reopened by the iterator, in whichever process iterates
+        short = short_video_message(self.path, self.num_frames)
+        if short is not None:
+            log.warning("%s", short)
 
     def _open(self) -> Any:
         import decord
@@ -198,9 +204,12 @@ class CaptureSource(FrameSource):
             raise FrameReadError(f"{self.describe()}: cannot open the stream")
         rate = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = float(fps) if fps else (rate if 0 < rate < 1000 else DEFAULT_FPS)
+        self._announced: int | None = None
         if not self.live:
             count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             self.num_frames = count if count > 0 else None
+            # what the header announces is only exact for some containers (else estimated)
+            self._announced = container_frame_count(str(target))
 
     def describe(self) -> str:
         return f"camera {self.target}" if isinstance(self.target, int) else str(self.target)
@@ -250,6 +259,10 @@ class CaptureSource(FrameSource):
                 self._cap = None
                 if count == 0:
                     raise FrameReadError(f"{self.describe()}: no frame could be read")
+                if self._announced is not None and count < self._announced:
+                    log.warning("%s: only %d of the %d frames its container announces could "
+                                "be read (a truncated or damaged file?)", self.describe(),
+                                count, self._announced)
                 return
             if not self._reconnect(count):
                 return

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from iodvideo.bn_calibration import recalibrate_batchnorm
+from iodvideo.training.bn_calibration import recalibrate_batchnorm
 
 
 def test_statistics_become_the_plain_mean_of_the_batch_statistics():

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from iodvideo.checkpointing import SafeCheckpointIO
-from iodvideo.lightning_module import IODLitModule, NonFiniteLossError
+from iodvideo.training.lightning_module import IODLitModule, NonFiniteLossError
 
 
 class _TinyDetector(nn.Module):

@@ -168,7 +168,7 @@ class IODLitModule(pl.LightningModule):
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
         # a scheduler class says if it steps per batch (``interval = "step"``) and if it needs
-        # the run's length (``needs_total_steps``: e.g. iodvideo.schedules.WarmupCosineLR)
+        # the run's length (``needs_total_steps``: e.g. training.schedules.WarmupCosineLR)
         target = getattr(self.scheduler_factory, "func", self.scheduler_factory)
         extra = {}
         if getattr(target, "needs_total_steps", False) and "total_steps" not in getattr(

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from iodvideo.schedules import WarmupCosineLR
+from iodvideo.training.schedules import WarmupCosineLR
 
 
 def _lrs(steps: int, **kwargs) -> list[float]:
@@ -78,7 +78,7 @@ def test_time_budget_advances_the_cosine_when_the_clock_runs_out_first() -> None
 def test_lightning_module_fills_in_the_run_length() -> None:
     from types import SimpleNamespace
 
-    from iodvideo.lightning_module import IODLitModule
+    from iodvideo.training.lightning_module import IODLitModule
 
     module = IODLitModule(
         detector=torch.nn.Linear(1, 1), criterion=torch.nn.Identity(),

@@ -2,7 +2,7 @@
 
 import torch
 
-from iodvideo.callbacks import render_key_frames
+from iodvideo.training.callbacks import render_key_frames
 
 
 def test_key_frames_render_with_several_class_channels():
