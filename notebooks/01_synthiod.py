@@ -52,11 +52,9 @@ import numpy as np
 
 import iodvideo
 
-# the helpers both notebooks share: notebooks/notebook_support.py
-for _folder in [Path(iodvideo.__file__).resolve().parents[2], Path.cwd(), *Path.cwd().parents]:
-    if (_folder / "notebooks" / "notebook_support.py").is_file():
-        sys.path.insert(0, str(_folder / "notebooks"))
-        break
+# the helpers both notebooks share, notebooks/notebook_support.py: found from the notebook's
+# own folder (Jupyter's working directory) or an editable install's checkout
+sys.path.append(str(Path(iodvideo.__file__).resolve().parents[2] / "notebooks"))
 from notebook_support import (  # noqa: E402
     ANNOTATIONS,
     FIGURES,

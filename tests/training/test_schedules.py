@@ -66,13 +66,27 @@ def test_bad_settings_are_refused(kwargs: dict) -> None:
 def test_time_budget_advances_the_cosine_when_the_clock_runs_out_first() -> None:
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     scheduler = WarmupCosineLR(optimizer, total_steps=100, final_factor=0.0,
-                               time_budget="00:00:01:00")
+                               time_budget="00:00:01:00", clock_start=0.0)
     # after 1 of 100 steps but half of the minute: the cosine is half way, not at 1 %
     assert scheduler.factor(1, elapsed_s=30.0) == pytest.approx(0.5)
     assert scheduler.factor(1, elapsed_s=90.0) == pytest.approx(0.0)  # budget spent: floor
     assert scheduler.factor(50, elapsed_s=1.0) == pytest.approx(0.5)  # steps lead: steps count
     state = scheduler.state_dict()
     assert state["elapsed_before_s"] >= 0 and "_started" not in state
+
+
+def test_the_clock_counts_only_after_clock_start_and_still_ends_at_the_cap() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = WarmupCosineLR(optimizer, total_steps=101, final_factor=0.0,
+                               time_budget=100.0, clock_start=0.2)
+    steps_only = WarmupCosineLR(optimizer, total_steps=101, final_factor=0.0)
+    # a machine that fits its budget: 10 % of the steps in 19 % of the time -> the steps alone
+    assert scheduler.factor(10, elapsed_s=19.0) == steps_only.factor(10)
+    # the clock takes over once it leads: 60 % of the budget = half of the clock's span
+    assert scheduler.factor(10, elapsed_s=60.0) == pytest.approx(0.5)
+    assert scheduler.factor(10, elapsed_s=100.0) == pytest.approx(0.0)  # the cap: the floor
+    with pytest.raises(ValueError, match="clock_start"):
+        WarmupCosineLR(optimizer, total_steps=10, time_budget=10.0, clock_start=1.0)
 
 
 def test_lightning_module_fills_in_the_run_length() -> None:

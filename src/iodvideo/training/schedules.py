@@ -40,6 +40,14 @@ class WarmupCosineLR(LRScheduler):
     that the time cap stops early still ends at the low learning rate instead of being cut
     mid-schedule. Where the steps run out first (a fast machine) the curve is the plain,
     reproducible step schedule. Wall time already spent is kept in the state dict (resume).
+
+    ``clock_start`` (a fraction of the budget) is how much of the budget passes before the
+    clock counts at all; after that it covers the rest of the cosine, still reaching the floor
+    at the cap. Why: the clock also counts start-up, the warm-up and validation, so on a
+    machine that fits its budget it still ran ahead of the steps during the first third of
+    `make train` — the learning rate then depended on how fast each step happened to be, and
+    two seeded runs differed from the first steps after the warm-up
+    (``scripts/repro_check.py``). With the clock held back, such a run follows its steps alone.
     """
 
     interval = "step"
@@ -53,6 +61,7 @@ class WarmupCosineLR(LRScheduler):
         final_factor: float = 0.01,
         warmup_start: float = 0.1,
         time_budget: str | float | None = None,
+        clock_start: float = 0.1,
         last_epoch: int = -1,
     ) -> None:
         if total_steps < 1:
@@ -67,6 +76,9 @@ class WarmupCosineLR(LRScheduler):
         self.warmup_steps = min(int(warmup_steps), self.total_steps // 4)
         self.final_factor = float(final_factor)
         self.warmup_start = float(warmup_start)
+        if not 0 <= clock_start < 1:
+            raise ValueError(f"WarmupCosineLR: clock_start must be in [0, 1), got {clock_start}")
+        self.clock_start = float(clock_start)
         self.time_budget_s = parse_duration(time_budget)
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError(f"WarmupCosineLR: time_budget must be positive, got {time_budget}")
@@ -95,7 +107,9 @@ class WarmupCosineLR(LRScheduler):
         span = self.total_steps - self.warmup_steps
         progress = min((step - self.warmup_steps) / span, 1.0)
         if self.time_budget_s is not None:
-            progress = max(progress, min(elapsed_s / self.time_budget_s, 1.0))
+            spent = elapsed_s / self.time_budget_s
+            clock = (spent - self.clock_start) / (1.0 - self.clock_start)
+            progress = max(progress, min(max(clock, 0.0), 1.0))
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.final_factor + (1.0 - self.final_factor) * cosine
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from iodvideo.models.original_keys import Shapes, has_key
@@ -24,9 +25,36 @@ from iodvideo.models.registry import register_backbone
 from iodvideo.models.temporal.base import TemporalBackbone, he_normal_init
 
 
+class TimePaddedConv3d(nn.Conv3d):
+    """A Conv3d that zero-pads in time itself a clip shorter than its time kernel, when more
+    than one frame comes out (the same result).
+
+    oneDNN's bf16 backward-weights convolution (``jit_bf16:avx512_core_bf16``, what CPU bf16
+    autocast runs on AVX-512 BF16 machines; PyTorch 2.14 / oneDNN 3.12) returns a wrong weight
+    gradient when the kernel is deeper than the input and more than one frame comes out: a
+    time kernel of 3 on a 2-frame map (layer3 at K = 8, layer2 at K = 4, layer4 at K = 16) gets
+    wrong taps on every call and, on some calls, values ~1e33 or inf — which poisoned Adam and
+    stopped I3D's bf16 training on a NaN heatmap loss (results/tables/README.md). Its forward
+    and input gradient are right, as are fp32 and fp16, every map at least as deep as the
+    kernel and every single output frame (I3D's ``layer4.*.conv1`` at K = 8, left as they are:
+    padding would only add taps on zeros). Padded here, the map oneDNN sees is
+    ``T + 2·pad ≥ kernel`` frames deep with no time padding: the same sums (the padded taps
+    multiply zeros) on a correct path (tests/models/test_inflated_bf16.py).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = 0 if isinstance(self.padding, str) else self.padding[0]
+        frames, extent = x.shape[2], self.dilation[0] * (self.kernel_size[0] - 1) + 1
+        out_frames = (frames + 2 * pad - extent) // self.stride[0] + 1
+        if not pad or self.padding_mode != "zeros" or frames >= extent or out_frames < 2:
+            return super().forward(x)
+        return F.conv3d(F.pad(x, (0, 0, 0, 0, pad, pad)), self.weight, self.bias, self.stride,
+                        (0, *self.padding[1:]), self.dilation, self.groups)
+
+
 def conv_to_3d(conv: nn.Conv2d, time_kernel: int, time_stride: int) -> nn.Conv3d:
     """An uninitialised Conv3d with ``conv``'s spatial geometry and the given temporal one."""
-    return nn.Conv3d(
+    return TimePaddedConv3d(
         conv.in_channels,
         conv.out_channels,
         (time_kernel, *conv.kernel_size),
@@ -53,7 +81,8 @@ class SpatialBNThenTemporal(nn.BatchNorm3d):
         channels = self.num_features
         self.temporal = nn.Sequential(
             nn.ReLU(inplace=True),
-            nn.Conv3d(channels, channels, (3, 1, 1), (time_stride, 1, 1), (1, 0, 0), bias=False),
+            TimePaddedConv3d(channels, channels, (3, 1, 1), (time_stride, 1, 1), (1, 0, 0),
+                             bias=False),
             nn.BatchNorm3d(channels),
         )
         return self
