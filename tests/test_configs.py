@@ -69,7 +69,8 @@ def test_train_model_callbacks_and_optimizer_compose_as_before_the_groups():
         "neck": {"_target_": "iodvideo.models.neck.FusionNeck", "_partial_": True,
                  "channels": 64, "out_channels": 64},
         "heads": {"_target_": "iodvideo.models.heads.ClipHeads", "_partial_": True,
-                  "head_conv": 64, "wh_head_conv": 64, "num_classes": None},
+                  "head_conv": 64, "wh_head_conv": 64, "num_classes": None,
+                  "wh_from": "frame"},
     }
     callbacks = _raw(cfg.callbacks)
     assert {name: c["_target_"].rsplit(".", 1)[1] for name, c in callbacks.items()} == {

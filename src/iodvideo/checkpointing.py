@@ -159,18 +159,22 @@ def load_detector(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 
 def checkpoint_decode(decode: Mapping[str, Any], config: Mapping[str, Any]) -> DecodeSettings:
-    """Decoder settings for a checkpoint: ``mode``/``offset_scale`` left null follow what the
-    checkpoint was validated with (its ``evaluation`` section, else its loss: STA head iff
-    ``loss.sta``), so a user's decoding cannot silently disagree with training's."""
+    """Decoder settings for a checkpoint: ``mode``/``offset_scale``/``sizes`` left null follow
+    what the checkpoint was validated with (its ``evaluation`` section, else its loss: STA head
+    iff ``loss.sta``; sizes "frame" for checkpoints from before the option and the authors'),
+    so a user's decoding cannot silently disagree with training's."""
     sta = config_value(config, "evaluation.sta", config_value(config, "loss.sta", False))
     scale = config_value(config, "evaluation.offset_scale",
                          config_value(config, "loss.offset_scale", 18.0))
     mode = decode.get("mode")
     offset_scale = decode.get("offset_scale")
+    sizes = decode.get("sizes")
     return DecodeSettings(
         mode=str(mode) if mode is not None else ("sta" if sta else "mov"),
         top_n=int(decode.get("top_n", 100)),
         offset_scale=float(offset_scale if offset_scale is not None else scale),
+        sizes=str(sizes if sizes is not None else config_value(config, "evaluation.sizes",
+                                                               "frame")),
     )
 
 

@@ -153,7 +153,8 @@ def diagnose(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"{cfg.ckpt}: checkpoint not found")
     gt = ground_truth(cfg, spec)
     runner = ClipRunner.from_checkpoint(str(cfg.ckpt), str(cfg.device), cfg.decode.mode,
-                                        int(cfg.decode.top_n), cfg.decode.offset_scale)
+                                        int(cfg.decode.top_n), cfg.decode.offset_scale,
+                                        cfg.decode.get("sizes"))
     out_dir = Path(str(cfg.output_dir))
     total = gt.nframes if gt is not None else 0
     bar, update = _progress(total, bool(cfg.progress) and total > 0, Path(spec).name)

@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from iodvideo.config import CONFIG_DIR
 from iodvideo.detections.merge import clips_to_frame_detections
 from iodvideo.errors import ConfigError, IODVideoError, exit_on_user_error
+from iodvideo.evaluation.box_errors import box_error_table, summarise_box_errors
 from iodvideo.evaluation.breakdown import breakdown, per_video, size_terciles
 from iodvideo.evaluation.classes import class_metric_name, paper_metrics_by_class
 from iodvideo.evaluation.detections_io import save_detections
@@ -187,6 +188,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         }
         if cfg.breakdown:
             breakdowns[label] = breakdown(result.scored, gt_boxes, terciles)
+            extra.setdefault("box_errors", {})[label] = summarise_box_errors(
+                split_dets.detections, gt_boxes)
             write_per_video(out_dir / f"per_video_split{split}.csv", per_video(result.scored))
         if cfg.plots:
             write_pr_plots(out_dir, result.scored, f"split{split}_")
@@ -218,6 +221,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         tables += [metrics_table(_class_rows(rows, labels, name), labels)
                    for name in ("AP@0.5", "AP@0.5:0.95")]
     report = markdown_report(rows, breakdowns, tube_rows or None, notes)
+    for split_label, summary in extra.get("box_errors", {}).items():
+        report += (f"\n\n## Box errors, {split_label} (beyond the paper: the top-scoring "
+                   "detection of each GT frame, before rescoring; "
+                   "iodvideo/evaluation/box_errors.py)\n\n" + box_error_table(summary) + "\n")
     if len(labels) > 1:
         report += "\n\n## Per class\n\n" + "\n\n".join(
             f"{name}:\n\n{table}" for name, table in zip(("AP@0.5", "AP@0.5:0.95"), tables[1:],

@@ -194,7 +194,8 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     if config.get("original"):  # an authors' model: its provenance, audit and decoding
         record["original"] = config["original"]
     record["decoding"] = {"mode": "sta" if config_value(config, "evaluation.sta") else "mov",
-                          "offset_scale": config_value(config, "evaluation.offset_scale", 18.0)}
+                          "offset_scale": config_value(config, "evaluation.offset_scale", 18.0),
+                          "sizes": config_value(config, "evaluation.sizes", "frame")}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "export.json").write_text(json.dumps(record, indent=2))
     return record

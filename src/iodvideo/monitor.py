@@ -281,7 +281,8 @@ def monitor(cfg: DictConfig, *, stop: threading.Event | None = None,
     adapt = AdaptOptions.from_mapping(OmegaConf.to_container(cfg.adapt, resolve=True)
                                       if cfg.get("adapt") is not None else None)
     runner = ClipRunner.from_checkpoint(str(cfg.ckpt), str(cfg.device), cfg.decode.mode,
-                                        int(cfg.decode.top_n), cfg.decode.offset_scale)
+                                        int(cfg.decode.top_n), cfg.decode.offset_scale,
+                                        cfg.decode.get("sizes"))
     engine = make_engine(runner, str(cfg.mode))
     alarm = AlarmConfig(**OmegaConf.to_container(cfg.alarm, resolve=True))
     out_dir = Path(str(cfg.output_dir))

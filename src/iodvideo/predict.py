@@ -327,7 +327,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
     specs = expand_inputs(str(cfg.input))
     runner = ClipRunner.from_checkpoint(
         str(cfg.ckpt), str(cfg.device), cfg.decode.mode, int(cfg.decode.top_n),
-        cfg.decode.offset_scale,
+        cfg.decode.offset_scale, cfg.decode.get("sizes"),
     )
     log.info("checkpoint: %s backbone, K=%d, input %d, decode %s", runner.backbone,
              runner.clip_len, runner.input_size, runner.mode)

@@ -69,6 +69,24 @@ def test_mov_moves_centres_and_wh_is_read_at_truncated_moved_centre() -> None:
     torch.testing.assert_close(dets[:, 0, -1], torch.tensor([0.9, 0.8]))
 
 
+def test_clip_sizes_give_every_frame_the_tubelet_mean_size() -> None:
+    clip_len = 4
+    hm, wh, mov = _maps(1, clip_len, 8, 8)
+    hm[0, 0, 4, 4] = 0.9
+    for k, (w, h) in enumerate([(2.0, 1.0), (4.0, 3.0), (6.0, 5.0), (8.0, 3.0)]):
+        wh[0, 2 * k], wh[0, 2 * k + 1] = w, h
+    mov[0, 0::2] = torch.tensor([0.0, 0.25, 0.5, 0.75])[:, None, None]  # centres move a little
+    frame = decode_mov(hm, wh, mov, top_n=1)[0, 0, :-1].reshape(clip_len, 4)
+    clip = decode_mov(hm, wh, mov, top_n=1, size_mode="clip")[0, 0, :-1].reshape(clip_len, 4)
+    torch.testing.assert_close(frame[:, 2] - frame[:, 0], torch.tensor([2.0, 4.0, 6.0, 8.0]))
+    torch.testing.assert_close(clip[:, 2] - clip[:, 0], torch.full((clip_len,), 5.0))
+    torch.testing.assert_close(clip[:, 3] - clip[:, 1], torch.full((clip_len,), 3.0))
+    # the centres are the decoder's either way
+    torch.testing.assert_close(clip[:, 0] + clip[:, 2], frame[:, 0] + frame[:, 2])
+    with pytest.raises(ValueError, match="decode sizes must be one of"):
+        decode_mov(hm, wh, mov, top_n=1, size_mode="median")
+
+
 def test_nms_suppresses_non_maximal_neighbour() -> None:
     hm, wh, mov = _maps(1, 1, 8, 8)
     hm[0, 0, 3, 3], hm[0, 0, 3, 4], hm[0, 0, 6, 6] = 0.9, 0.8, 0.5

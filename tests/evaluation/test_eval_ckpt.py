@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -15,6 +16,7 @@ from omegaconf import OmegaConf
 from iodvideo.checkpointing import CONFIG_KEY, checkpoint_decode
 from iodvideo.config import CONFIG_DIR
 from iodvideo.detections.batch import DecodeSettings
+from iodvideo.errors import ConfigError
 
 from .helpers import run_eval
 
@@ -97,3 +99,13 @@ def test_checkpoint_decoder_follows_the_training_loss() -> None:
     assert checkpoint_decode(unset, validated) == DecodeSettings("mov", 100, 9.0)
     chosen = {"mode": "mov", "top_n": 5, "offset_scale": 3.0}
     assert checkpoint_decode(chosen, {"loss": {"sta": True}}) == DecodeSettings("mov", 5, 3.0)
+
+
+def test_checkpoint_decoder_sizes_follow_the_checkpoint_else_frame() -> None:
+    unset = {"mode": None, "top_n": 100, "offset_scale": None, "sizes": None}
+    assert checkpoint_decode(unset, {"loss": {"sta": False}}).sizes == "frame"  # older/original
+    clip = {"evaluation": {"sta": False, "sizes": "clip"}}
+    assert checkpoint_decode(unset, clip).sizes == "clip"
+    assert checkpoint_decode({**unset, "sizes": "frame"}, clip).sizes == "frame"
+    with pytest.raises(ConfigError, match="decode.sizes must be 'frame' or 'clip'"):
+        checkpoint_decode({**unset, "sizes": "median"}, clip)

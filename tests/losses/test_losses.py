@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from iodvideo.losses import CenterNetLoss, focal_loss, reg_l1_loss
+from iodvideo.losses import CenterNetLoss, focal_loss, reg_l1_loss, reg_relative_l1_loss
 
 
 def test_focal_loss_hand_computed():
@@ -27,6 +27,41 @@ def test_reg_l1_is_masked_mean_absolute_error():
     target = torch.tensor([[[1.0, 1.0], [100.0, 100.0]]])
     mask = torch.tensor([[1.0, 0.0]])
     assert reg_l1_loss(maps, index, mask, target).item() == pytest.approx(6 / (2 + 1e-4))
+
+
+def test_relative_l1_divides_each_error_by_its_true_size():
+    maps = torch.zeros(1, 2, 2, 2)
+    maps[0, :, 1, 1] = torch.tensor([6.0, 1.0])  # w off by 2 of 4, h off by 0.5 of 0.5
+    index = torch.tensor([[3, 0]])
+    target = torch.tensor([[[4.0, 0.5], [100.0, 100.0]]])
+    mask = torch.tensor([[1.0, 0.0]])
+    # 2/4 + 0.5/max(0.5, min_size 1): sub-cell targets are divided by 1, not by themselves
+    expected = (2 / 4 + 0.5 / 1) / (2 + 1e-4)
+    assert reg_relative_l1_loss(maps, index, mask, target).item() == pytest.approx(expected)
+    # the same cell error costs a small box more than a large one (plain L1: equal)
+    small, large = torch.tensor([[[2.0, 2.0]]]), torch.tensor([[[20.0, 20.0]]])
+    pred = torch.zeros(1, 2, 2, 2)
+    pred[0, :, 1, 1] = torch.tensor([3.0, 3.0])
+    pred_large = pred + 18.0
+    one = torch.tensor([[1.0]])
+    assert reg_relative_l1_loss(pred, index[:, :1], one, small) > 5 * reg_relative_l1_loss(
+        pred_large, index[:, :1], one, large)
+    assert reg_l1_loss(pred, index[:, :1], one, small).item() == pytest.approx(
+        reg_l1_loss(pred_large, index[:, :1], one, large).item())
+
+
+def test_criterion_size_loss_option():
+    k, grid = 1, 2
+    output = {"hm": torch.zeros(1, 1, grid, grid), "wh": torch.full((1, 2 * k, grid, grid), 6.0),
+              "mov": torch.zeros(1, 2 * k, grid, grid)}
+    batch = {"hm": torch.zeros(1, 1, grid, grid), "index": torch.tensor([[0]]),
+             "index_all": torch.tensor([[[0, 0]]]), "mask": torch.tensor([[1.0]]),
+             "wh": torch.full((1, 1, 2 * k), 4.0), "mov": torch.zeros(1, 1, 2 * k)}
+    plain = CenterNetLoss()(output, batch)["wh_loss"].item()
+    relative = CenterNetLoss(wh_loss="relative")(output, batch)["wh_loss"].item()
+    assert plain == pytest.approx(2.0, rel=1e-4) and relative == pytest.approx(0.5, rel=1e-4)
+    with pytest.raises(ValueError, match="loss.wh_loss must be one of"):
+        CenterNetLoss(wh_loss="giou")
 
 
 def test_criterion_weights_and_gradients():

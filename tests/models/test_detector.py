@@ -26,6 +26,24 @@ def test_output_shapes_follow_the_stable_interface():
     assert out["wh"].shape == (2, 6, 16, 16) and out["mov"].shape == (2, 6, 16, 16)
 
 
+def test_clip_size_head_reads_every_frame_and_the_frame_head_only_its_own():
+    torch.manual_seed(0)
+    frames = torch.randn(2 * 3, 8, 5, 5)  # (B*K, F, h, w), K = 3
+    changed = frames.clone()
+    changed[0] += 1.0  # clip 0, frame 0 only
+    for wh_from, frame2_moves in (("frame", False), ("clip", True)):
+        heads = ClipHeads(8, clip_len=3, head_conv=4, wh_head_conv=4, wh_from=wh_from)
+        with torch.no_grad():
+            heads.wh[-1].bias.fill_(0.5)  # a non-zero output to compare
+            a, b = heads(frames)["wh"], heads(changed)["wh"]
+        assert a.shape == (2, 6, 5, 5)
+        assert not torch.equal(a[0, 0:2], b[0, 0:2])  # frame 0's own size moves either way
+        assert (not torch.equal(a[0, 4:6], b[0, 4:6])) == frame2_moves
+        torch.testing.assert_close(a[1], b[1])  # the other clip never
+    with pytest.raises(ValueError, match="wh_from must be 'frame' or 'clip'"):
+        ClipHeads(8, clip_len=3, wh_from="key")
+
+
 def test_backbone_returns_stage_maps_per_frame():
     feats = FrameBackbone("resnet18")(torch.randn(2, 3, 3, 64, 64))
     assert [tuple(f.shape) for f in feats] == [

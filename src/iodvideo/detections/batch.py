@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from iodvideo.detections.decode import boxes_to_image, decode_labelled
+from iodvideo.detections.decode import SIZE_MODES, boxes_to_image, decode_labelled
 from iodvideo.errors import ConfigError
 
 DECODE_MODES = ("mov", "sta")
@@ -24,15 +24,19 @@ DECODE_MODES = ("mov", "sta")
 @dataclass(frozen=True)
 class DecodeSettings:
     """How heatmap peaks become tubelets: ``mode`` mov | sta, ``top_n`` peaks per clip,
-    ``offset_scale`` of the STA offsets (18 in the paper runs)."""
+    ``offset_scale`` of the STA offsets (18 in the paper runs), ``sizes`` frame | clip (each
+    frame's own box size, the reference's; or the tubelet's mean over its K frames)."""
 
     mode: str = "mov"
     top_n: int = 100
     offset_scale: float = 18.0
+    sizes: str = "frame"
 
     def __post_init__(self) -> None:
         if self.mode not in DECODE_MODES:  # a user's decode.mode=...: one clean error line
             raise ConfigError(f"decode.mode must be 'mov' or 'sta', got {self.mode!r}")
+        if self.sizes not in SIZE_MODES:
+            raise ConfigError(f"decode.sizes must be 'frame' or 'clip', got {self.sizes!r}")
 
 
 @dataclass
@@ -84,7 +88,8 @@ def decode_batch(
     tubelets come back on the CPU.
     """
     out = {k: v.float() for k, v in out.items()}
-    grid, labels = decode_labelled(out, settings.mode, settings.top_n, settings.offset_scale)
+    grid, labels = decode_labelled(out, settings.mode, settings.top_n, settings.offset_scale,
+                                   settings.sizes)
     grid, labels = grid.cpu(), labels.cpu()
     size = grid.shape[0]
     image_hw = _per_clip(batch["image_hw"], size, "image_hw").reshape(size, 2).tolist()

@@ -17,9 +17,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from iodvideo.losses.focal import clamped_sigmoid, focal_loss
-from iodvideo.losses.regression import reg_l1_loss
+from iodvideo.losses.regression import reg_l1_loss, reg_relative_l1_loss
 from iodvideo.losses.sta import STA_EPS, STALoss
 from iodvideo.tensor_ops import gather_at
+
+# the size term: "l1" the reference's L1 in grid cells, "relative" the same error divided by the
+# true size (what IoU judges; losses/regression.py)
+WH_LOSSES = {"l1": reg_l1_loss, "relative": reg_relative_l1_loss}
 
 # reference: resize // down_ratio // 4 = 288 // 4 // 4 (protocol §5.3, §11.13)
 DEFAULT_OFFSET_SCALE = 18.0
@@ -71,8 +75,12 @@ class CenterNetLoss(nn.Module):
         offset_scale: float = DEFAULT_OFFSET_SCALE,
         legacy: bool = False,
         eps: float = STA_EPS,
+        wh_loss: str = "l1",
     ) -> None:
         super().__init__()
+        if wh_loss not in WH_LOSSES:
+            raise ValueError(f"loss.wh_loss must be one of {sorted(WH_LOSSES)}, got {wh_loss!r}")
+        self.size_loss = WH_LOSSES[wh_loss]
         self.hm_weight, self.wh_weight, self.mov_weight = hm_weight, wh_weight, mov_weight
         self.sta, self.sta_weight, self.offset_scale = bool(sta), sta_weight, float(offset_scale)
         self.sta_loss = STALoss(zeta_sq=zeta_sq, lam=sta_lambda, eps=eps, legacy=legacy)
@@ -89,7 +97,7 @@ class CenterNetLoss(nn.Module):
             )
         prob = clamped_sigmoid(output["hm"])
         hm = focal_loss(prob, batch["hm"])
-        wh = reg_l1_loss(output["wh"], batch["index_all"], batch["mask"], batch["wh"])
+        wh = self.size_loss(output["wh"], batch["index_all"], batch["mask"], batch["wh"])
         losses = {"hm_loss": hm, "wh_loss": wh}
         total = self.hm_weight * hm + self.wh_weight * wh
         if self.sta:

@@ -46,6 +46,11 @@ class ClipHeads(nn.Module):
     stands for "as many as the data's labels", which ``iodvideo.train`` fills in before it
     builds the detector; anything that builds a detector from a config without data (scripts,
     tests, checkpoints of versions before classes) gets the single-class model it always did.
+
+    ``wh_from`` "frame" is the reference's size head (one frame's map in, that frame's size
+    out, weights shared over frames); "clip" reads all K frame maps at once, like ``hm`` and
+    ``mov``, and gives the 2K sizes together: a faint plume's extent shows in how it moves
+    over the clip more than in any one frame.
     """
 
     def __init__(
@@ -55,16 +60,21 @@ class ClipHeads(nn.Module):
         head_conv: int = 256,
         wh_head_conv: int = 64,
         num_classes: int | None = 1,
+        wh_from: str = "frame",
     ) -> None:
         super().__init__()
         num_classes = 1 if num_classes is None else int(num_classes)
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if wh_from not in ("frame", "clip"):
+            raise ValueError(f"model.heads.wh_from must be 'frame' or 'clip', got {wh_from!r}")
         self.clip_len = clip_len
         self.num_classes = num_classes
+        self.wh_from = wh_from
         self.hm = _head(in_channels * clip_len, head_conv, num_classes)
         self.mov = _head(in_channels * clip_len, head_conv, 2 * clip_len)
-        self.wh = _head(in_channels, wh_head_conv, 2)
+        self.wh = (_head(in_channels, wh_head_conv, 2) if wh_from == "frame"
+                   else _head(in_channels * clip_len, wh_head_conv, 2 * clip_len))
         self.sta = _head(in_channels, wh_head_conv, 2)  # + tanh in forward
         nn.init.constant_(self.hm[-1].bias, HEATMAP_PRIOR_BIAS)
         for head in (self.mov, self.wh, self.sta):
@@ -76,6 +86,7 @@ class ClipHeads(nn.Module):
         bk, channels, h, w = frames.shape
         batch = bk // self.clip_len
         clip = concat_frames(frames, self.clip_len)
-        wh = self.wh(frames).reshape(batch, 2 * self.clip_len, h, w)  # channels 2k, 2k+1
+        wh_in = frames if self.wh_from == "frame" else clip
+        wh = self.wh(wh_in).reshape(batch, 2 * self.clip_len, h, w)  # channels 2k, 2k+1
         sta = torch.tanh(self.sta(frames)).reshape(batch, 2 * self.clip_len, h, w)
         return {"hm": self.hm(clip), "wh": wh, "mov": self.mov(clip), "sta": sta}

@@ -36,7 +36,8 @@ class IODLitModule(pl.LightningModule):
     """Wraps a clip detector and its criterion.
 
     Validation decodes every clip of the datamodule's validation videos (held-out training
-    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; protocol §8)
+    videos; ``sta=False``: MOV mode, ``sta=True``: STA mode with ``offset_scale``; protocol §8;
+    ``sizes`` frame | clip: each frame's own box size or the tubelet's mean, detections/decode.py)
     with :func:`~iodvideo.detections.batch.decode_batch` and feeds them to one
     :class:`~iodvideo.evaluation.torchmetric.FrameAP`, which merges clips per frame and scores
     frameAP with the paper's protocol (protocol §9) against the frames the clips covered: logged
@@ -59,6 +60,7 @@ class IODLitModule(pl.LightningModule):
         iou_thresholds: Sequence[float] = (0.5,),
         sta: bool = False,
         offset_scale: float = 18.0,
+        sizes: str = "frame",
         channels_last: bool = False,
         paper_metrics: bool = False,
         config: dict[str, Any] | None = None,
@@ -69,7 +71,8 @@ class IODLitModule(pl.LightningModule):
         self.criterion = criterion
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.decode = DecodeSettings("sta" if sta else "mov", int(top_n), float(offset_scale))
+        self.decode = DecodeSettings("sta" if sta else "mov", int(top_n), float(offset_scale),
+                                     str(sizes))
         self.iou_thresholds = [float(t) for t in iou_thresholds]
         self.channels_last = channels_last
         if channels_last:

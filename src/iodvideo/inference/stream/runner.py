@@ -39,6 +39,7 @@ class ClipRunner:
     mode: str = "mov"
     top_n: int = 100
     offset_scale: float = 18.0
+    sizes: str = "frame"
     device: torch.device = torch.device("cpu")
     labels: tuple[str, ...] = ()  # class names (the checkpoint's); () = "0", "1", ...
 
@@ -49,13 +50,13 @@ class ClipRunner:
     @classmethod
     def from_checkpoint(
         cls, path: str | Path, device: str = "auto", mode: str | None = None,
-        top_n: int = 100, offset_scale: float | None = None,
+        top_n: int = 100, offset_scale: float | None = None, sizes: str | None = None,
     ) -> ClipRunner:
         """Rebuild the detector from a training checkpoint (its config travels inside it);
-        ``mode`` / ``offset_scale`` left None follow the checkpoint."""
+        ``mode`` / ``offset_scale`` / ``sizes`` left None follow the checkpoint."""
         detector, config = load_detector(path)
         settings = checkpoint_decode(
-            {"mode": mode, "top_n": top_n, "offset_scale": offset_scale}, config
+            {"mode": mode, "top_n": top_n, "offset_scale": offset_scale, "sizes": sizes}, config
         )
         return cls(
             detector,
@@ -64,13 +65,14 @@ class ClipRunner:
             mode=settings.mode,
             top_n=settings.top_n,
             offset_scale=settings.offset_scale,
+            sizes=settings.sizes,
             device=resolve_device(device),
             labels=tuple(str(name) for name in config.get("labels") or ()),
         )
 
     @property
     def decode_settings(self) -> DecodeSettings:
-        return DecodeSettings(self.mode, self.top_n, self.offset_scale)
+        return DecodeSettings(self.mode, self.top_n, self.offset_scale, self.sizes)
 
     @property
     def backbone(self) -> str:
