@@ -117,6 +117,19 @@ def test_experiments_still_override_the_model_group(experiment, motion_input, ne
     assert (model.heads.head_conv, model.heads.wh_head_conv) == heads
 
 
+@pytest.mark.parametrize(("overrides", "wh_weight", "sizes"), [
+    ((), 1.0, "clip"),  # the CPU recipe: tighter boxes (docs/results.md "Boxes that fit")
+    (("experiment=paper", "data.root=/d"), 0.1, "frame"),  # the reference's objective/decoder
+    (("experiment=paper_concat", "data.root=/d"), 0.1, "frame"),
+    (("experiment=cpu_table",), 0.1, "frame"),  # what results/tables were measured with
+    (("experiment=cpu_backbones",), 0.1, "frame"),
+])
+def test_size_weight_and_decoder_sizes_per_recipe(overrides, wh_weight, sizes):
+    cfg = _compose(*overrides)
+    assert cfg.loss.wh_weight == wh_weight and cfg.loss.wh_loss == "l1"
+    assert cfg.evaluation.sizes == sizes and cfg.model.heads.wh_from == "frame"
+
+
 def test_paper_experiment_is_the_reference_schedule():
     cfg = _compose("experiment=paper", "data.root=/data/TLGDM")
     assert cfg.hydra.runtime.choices["backbone"] == "tea"
