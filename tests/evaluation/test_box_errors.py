@@ -19,11 +19,12 @@ def test_top_detection_is_split_into_centre_and_size_error():
     rows = top_detection_errors(dets, GT)
     assert rows.shape == (2, 7)
     iou, dx, dy, log_w, log_h, centred, sized = rows[0]
-    assert iou == pytest.approx(80 / 120) and dx == pytest.approx(0.2) and dy == 0
+    # the evaluator's +1 pixel IoU: 11×11 boxes overlapping 9×11
+    assert iou == pytest.approx(99 / 143) and dx == pytest.approx(0.2) and dy == 0
     assert log_w == log_h == 0 and centred == pytest.approx(1.0) and sized == pytest.approx(iou)
     iou, dx, dy, log_w, log_h, centred, sized = rows[1]
-    assert iou == pytest.approx(0.25) and dx == dy == 0
-    assert log_w == pytest.approx(math.log(2)) and centred == pytest.approx(0.25)
+    assert iou == pytest.approx(121 / 441) and dx == dy == 0
+    assert log_w == pytest.approx(math.log(2)) and centred == pytest.approx(121 / 441)
     assert sized == pytest.approx(1.0)
 
 

@@ -8,7 +8,8 @@ reports its IoU, its centre error as a fraction of the GT box's width/height, an
 size ratios (0 = right size; 0.22 ≈ 25 % too large). Two "what if" IoUs isolate each part:
 the IoU with the detection's size but the GT centre (``iou_if_centred``), and with its
 centre but the GT size (``iou_if_sized``) — the component whose fix raises IoU most is the
-one to work on. Frames without a detection are counted, not scored.
+one to work on. IoU is the evaluator's (+1 pixel convention, protocol §9.1). Frames without a
+detection are counted, not scored.
 """
 
 from __future__ import annotations
@@ -17,19 +18,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from iodvideo.detections.iou import iou_elementwise
+
 # the IoU levels whose hit rates the summary reports
 HIT_LEVELS = (0.5, 0.75)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of boxes ``(n, 4)`` x1, y1, x2, y2 (continuous coordinates)."""
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2, y2 = np.minimum(a[:, 2], b[:, 2]), np.minimum(a[:, 3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a + area_b - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def _recentred(boxes: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -64,11 +56,11 @@ def top_detection_errors(
         centre_t = (truth[:, 0:2] + truth[:, 2:4]) / 2
         centre_p = (pred[:, 0:2] + pred[:, 2:4]) / 2
         rows.append(np.column_stack((
-            _iou(pred, truth),
+            iou_elementwise(pred, truth),
             (centre_p - centre_t) / size_t,
             np.log(size_p / size_t),
-            _iou(_recentred(pred, centre_t), truth),
-            _iou(_recentred(truth, centre_p), truth),
+            iou_elementwise(_recentred(pred, centre_t), truth),
+            iou_elementwise(_recentred(truth, centre_p), truth),
         )))
     return np.concatenate(rows) if rows else np.empty((0, 7))
 
