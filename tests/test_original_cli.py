@@ -73,7 +73,7 @@ def test_export_records_the_original(tsm_file: Path, tmp_path: Path) -> None:
     record = json.loads((out / "export.json").read_text())
     assert record["ok"] and record["input"]["shape"][-1] == 288
     assert record["original"]["arch"] == "tsm"
-    assert record["decoding"] == {"mode": "mov", "offset_scale": 18.0}
+    assert record["decoding"] == {"mode": "mov", "offset_scale": 18.0, "sizes": "frame"}
 
 
 def test_eval_scores_a_released_model_beside_the_published_figures(
